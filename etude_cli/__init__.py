@@ -1,0 +1,1 @@
+"""Étude command-line tool."""

@@ -1,0 +1,1 @@
+"""Tokens: the model's output vocabulary and the staff symbols it stands for."""
