@@ -1,0 +1,76 @@
+"""Cut one staff out of a page image in the recognition model's input convention.
+
+The convention (shared by training and serving, recorded as `input_height` in the model manifest):
+
+- output: float32 array of shape (height, W), ink = 1.0, paper = 0.0 (so zero padding is blank paper);
+- vertical: the five staff lines are scaled so that the top line lands on row `height * 1/3` and the
+  bottom line on row `height * 2/3` (for height 96: rows 32 and 64, a staff space of 8 px), which
+  leaves four staff spaces above and below for ledger lines, slurs and stems;
+- horizontal: the same scale as vertical (aspect kept), from one staff space left of `left_x` to one
+  staff space right of `right_x`; a staff wider than `max_width` is squeezed horizontally only, so the
+  vertical convention still holds;
+- positions are pixel row/column indices (a one-pixel line drawn on row y has top_line_y = y);
+- no deskew: callers pass the line positions at the staff's horizontal middle.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image
+
+STAFF_TOP_FRACTION = 1 / 3
+STAFF_BOTTOM_FRACTION = 2 / 3
+DEFAULT_HEIGHT = 96
+MAX_WIDTH_PER_HEIGHT = 16  # 1536 px at height 96: a full system is ~110 staff spaces (~880 px)
+
+
+def staff_band(height: int) -> tuple[float, float]:
+    """Rows where the top and bottom staff lines sit in a crop of this height."""
+    return height * STAFF_TOP_FRACTION, height * STAFF_BOTTOM_FRACTION
+
+
+def crop_staff(
+    page: np.ndarray,
+    top_line_y: float,
+    bottom_line_y: float,
+    left_x: float,
+    right_x: float,
+    *,
+    height: int = DEFAULT_HEIGHT,
+    max_width: int | None = None,
+) -> np.ndarray:
+    """Crop and rescale one staff of a grayscale page (uint8, 255 = paper) to the model input."""
+    if page.ndim != 2:
+        raise ValueError(f"page must be a 2-D grayscale array, got shape {page.shape}")
+    if not bottom_line_y > top_line_y:
+        raise ValueError(f"bottom line ({bottom_line_y}) must be below top line ({top_line_y})")
+    if not right_x > left_x:
+        raise ValueError(f"right edge ({right_x}) must be right of left edge ({left_x})")
+    max_width = max_width or height * MAX_WIDTH_PER_HEIGHT
+    band_top, band_bottom = staff_band(height)
+    scale = (band_bottom - band_top) / (bottom_line_y - top_line_y)  # output px per page px
+    space = (bottom_line_y - top_line_y) / 4
+    # Source window in continuous page coordinates (pixel i spans [i, i+1), so row indices map
+    # through their centres); parts outside the page read as paper.
+    src_top = top_line_y + 0.5 - (band_top + 0.5) / scale
+    src_bottom = src_top + height / scale
+    src_left = left_x - space
+    src_right = right_x + space
+    width = max(1, min(round((src_right - src_left) * scale), max_width))
+    # Copy the window (plus a margin for the filter) onto blank paper, so it may overhang the page.
+    x0, y0 = math.floor(src_left) - 2, math.floor(src_top) - 2
+    x1, y1 = math.ceil(src_right) + 2, math.ceil(src_bottom) + 2
+    window = np.zeros((y1 - y0, x1 - x0), np.uint8)  # ink > 0, paper = 0
+    page_h, page_w = page.shape
+    cy0, cy1, cx0, cx1 = max(y0, 0), min(y1, page_h), max(x0, 0), min(x1, page_w)
+    if cy1 > cy0 and cx1 > cx0:
+        window[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = 255 - page[cy0:cy1, cx0:cx1]
+    out = Image.fromarray(window).resize(
+        (width, height),
+        resample=Image.Resampling.BILINEAR,
+        box=(src_left - x0, src_top - y0, src_right - x0, src_bottom - y0),
+        reducing_gap=None,
+    )
+    return np.asarray(out, dtype=np.float32) / 255.0
