@@ -1,1 +1,1 @@
-
+"""The gateway: durable OMR jobs over gRPC and REST, backed by storage/ and the OMR servers."""

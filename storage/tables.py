@@ -79,7 +79,10 @@ jobs = Table(
     C("options_json", Text, nullable=False),
     # Canonical form of the options, part of the results-cache key.
     C("options_key", String(256), nullable=False),
+    # From the OMR server's header: pages in the document, pages this job reads, dpi used.
     C("page_count", Integer, nullable=False, default=0),
+    C("pages_to_read", Integer, nullable=False, default=0),
+    C("dpi", Integer, nullable=False, default=0),
     C("pages_done", Integer, nullable=False, default=0),
     C("attempts", Integer, nullable=False, default=0),
     C("next_attempt_time", UtcDateTime, nullable=False),
@@ -91,6 +94,7 @@ jobs = Table(
     C("cached", Boolean, nullable=False, default=False),
     # "name/version/sha256" of the model that produced the score; part of the results-cache key.
     C("model_key", String(256), nullable=True),
+    C("model_json", Text, nullable=True),
     C("service_version", String(64), nullable=True),
     C("score_artifact_id", Integer, ForeignKey("artifacts.id"), nullable=True),
     C("score_json_artifact_id", Integer, ForeignKey("artifacts.id"), nullable=True),
