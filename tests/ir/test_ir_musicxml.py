@@ -1,0 +1,196 @@
+"""IR → MusicXML (music21's exporter) → music21 gives back the same notes."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import zipfile
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+from etude.ir.v1 import events_pb2, score_pb2
+
+from ir.build import fraction
+from ir.musicxml import to_musicxml, to_mxl
+from tests.ir.factories import IrBuilder
+
+NoteKey = tuple[int, Fraction, int, Fraction, bool]  # staff number, onset, midi, duration, grace
+
+
+def rich_score() -> score_pb2.Score:
+    """Two staves, two voices, chords, ties, triplets, dots, grace notes, key accidentals, a pickup."""
+    b = IrBuilder(fifths=1, quarter_bpm=96.0)  # G major: F# in the key
+    b.measure(duration=Fraction(1))  # pickup
+    b.note("D4", at=0, type="eighth")
+    b.note("F#4", at="1/2", type="eighth")
+    b.rest(at=0, type="quarter", staff=2)
+    b.measure()
+    b.chord(["G4", "B4", "D5"], at=0, type="quarter", dots=1)
+    b.note("F4", at="3/2", type="eighth")  # F natural against the key
+    for i in range(3):
+        b.note(["A4", "B4", "C5"][i], at=Fraction(2) + Fraction(i, 3), type="eighth", tuplet=(3, 2))
+    b.note("D5", at=3, type="quarter", tie_start=True)
+    b.note("G2", at=0, type="half", staff=2, voice=1)
+    b.note("D3", at=2, type="half", staff=2, voice=1)
+    b.note("B3", at=0, type="quarter", staff=2, voice=2)
+    b.note("A3", at=1, type="quarter", staff=2, voice=2)
+    b.rest(at=2, type="half", staff=2, voice=2)
+    b.measure(clefs={2: "G2"})
+    b.note("D5", at=0, type="half", tie_start=True, tie_stop=True)
+    b.note("C#5", at=2, type="16th", grace=True)
+    b.note("D5", at=2, type="half", tie_stop=True)
+    b.chord(["Bb3", "Eb4"], at=0, type="whole", staff=2)
+    b.measure()
+    for i in range(3):  # a quarter-note triplet
+        b.note("E5", at=Fraction(2 * i, 3), type="quarter", tuplet=(3, 2))
+    b.note("C5", at=2, type="eighth", dots=2)
+    b.note("B4", at="15/4", type="32nd", dots=0)
+    b.note("A4", at="31/8", type="32nd")
+    b.rest(at=0, type="whole", staff=2, full_measure=True)
+    return b.score()
+
+
+def ir_notes(score: score_pb2.Score) -> list[NoteKey]:
+    staff_number = {s.id: s.number for p in score.parts for s in p.staves}
+    return sorted(
+        (
+            staff_number[n.staff_id],
+            fraction(n.onset_beats),
+            n.pitch.midi,
+            fraction(n.duration_beats),
+            n.grace,
+        )
+        for n in score.notes
+    )
+
+
+def music21_notes(parsed: Any) -> list[NoteKey]:
+    notes: list[NoteKey] = []
+    for staff_number, part in enumerate(parsed.parts, start=1):
+        for element in part.flatten().notes:
+            for pitch in element.pitches:
+                notes.append(
+                    (
+                        staff_number,
+                        Fraction(element.offset),
+                        pitch.midi,
+                        Fraction(element.quarterLength),
+                        element.duration.isGrace,
+                    )
+                )
+    return sorted(notes)
+
+
+def _parse(data: bytes) -> Any:
+    from music21 import converter
+
+    return converter.parseData(data.decode("utf-8"), format="musicxml")
+
+
+def test_round_trip_gives_the_same_notes() -> None:
+    score = rich_score()
+    xml = to_musicxml(score)
+    assert xml.startswith(b"<?xml") and b"<score-partwise" in xml
+    parsed = _parse(xml)
+    assert music21_notes(parsed) == ir_notes(score)
+    assert len(parsed.parts) == 2  # one grand-staff part, read back as two PartStaffs
+    assert xml.count(b"<part id=") == 1 and b'<part id="P1">' in xml and b"<staves>2</staves>" in xml
+
+
+def test_round_trip_keeps_ties_keys_clefs_voices_and_measures() -> None:
+    from music21 import clef, key, meter
+
+    score = rich_score()
+    parsed = _parse(to_musicxml(score))
+    upper, lower = parsed.parts
+    ties = [(Fraction(n.offset), n.tie.type) for n in upper.flatten().notes if n.tie is not None]
+    assert ties == [(Fraction(4), "start"), (Fraction(5), "continue"), (Fraction(7), "stop")]
+    assert [k.sharps for k in upper.recurse().getElementsByClass(key.KeySignature)] == [1]
+    assert [type(c).__name__ for c in lower.recurse().getElementsByClass(clef.Clef)] == [
+        "BassClef",
+        "TrebleClef",
+    ]
+    assert [t.ratioString for t in upper.recurse().getElementsByClass(meter.TimeSignature)] == ["4/4"]
+    measure = lower.getElementsByClass("Measure")[1]  # after the pickup
+    assert len(measure.voices) == 2  # music21 numbers voices part-wide, so their ids are 2 and 3 here
+    assert len(upper.getElementsByClass("Measure")) == len(score.measures)
+    f_natural = next(n for n in upper.flatten().notes if not n.isChord and n.pitch.name == "F")
+    assert f_natural.pitch.accidental is not None and f_natural.pitch.accidental.displayStatus
+    marks = list(parsed.recurse().getElementsByClass("MetronomeMark"))
+    assert [m.number for m in marks] == [96]
+
+
+def test_assumed_tempo_is_not_engraved() -> None:
+    b = IrBuilder()
+    b.measure()
+    b.note("C4", type="whole")
+    assert b"<metronome" not in to_musicxml(b.score())
+
+
+def test_single_staff_part_and_empty_measures() -> None:
+    from tests.ir.factories import StaffSpec
+
+    b = IrBuilder(staves=[StaffSpec("C3")], time=(3, 8))
+    b.measure()
+    b.note("C4", at=0, type="quarter", dots=1)
+    b.measure()  # nothing read here: a full-measure rest is written
+    score = b.score()
+    parsed = _parse(to_musicxml(score))
+    (part,) = parsed.parts
+    assert music21_notes(parsed) == ir_notes(score)
+    rests = list(part.flatten().getElementsByClass("Rest"))
+    assert [(r.offset, r.quarterLength) for r in rests] == [(1.5, 1.5)]
+
+
+def test_mxl_is_a_zip_holding_the_same_score() -> None:
+    score = rich_score()
+    data = to_mxl(score)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        assert "META-INF/container.xml" in names
+        (inner,) = [n for n in names if n.endswith((".xml", ".musicxml")) and not n.startswith("META-INF")]
+        xml = archive.read(inner)
+    assert music21_notes(_parse(xml)) == ir_notes(score)
+
+
+@pytest.mark.parametrize("dots", [1, 2])
+def test_dotted_notes_keep_their_dots(dots: int) -> None:
+    b = IrBuilder(staves=[IrBuilder().staves[0]])
+    b.measure()
+    b.note("A4", type="half", dots=dots)
+    parsed = _parse(to_musicxml(b.score()))
+    (n,) = parsed.parts[0].flatten().notes
+    assert (n.duration.type, n.duration.dots) == ("half", dots)
+
+
+def test_inconsistent_type_falls_back_to_the_exact_length() -> None:
+    b = IrBuilder(staves=[IrBuilder().staves[0]])
+    b.measure()
+    note = b.note("A4", type="quarter")
+    note.type = events_pb2.NOTE_TYPE_EIGHTH  # the engraved type disagrees with duration_beats
+    parsed = _parse(to_musicxml(b.score()))
+    (n,) = parsed.parts[0].flatten().notes
+    assert n.quarterLength == 1.0
+
+
+@pytest.mark.skipif(shutil.which("musescore3") is None, reason="MuseScore 3 not installed (CI installs it)")
+def test_musescore_opens_it_and_reads_the_same_notes(tmp_path: Path) -> None:
+    score = rich_score()
+    written = tmp_path / "score.musicxml"
+    written.write_bytes(to_musicxml(score))
+    converted = tmp_path / "musescore.musicxml"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
+    result = subprocess.run(
+        ["musescore3", "-o", str(converted), str(written)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Error" not in result.stdout + result.stderr
+    assert music21_notes(_parse(converted.read_bytes())) == ir_notes(score)
