@@ -1,0 +1,53 @@
+"""Settings of the OMR server, from the environment (ETUDE_OMR_*) or keyword arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_model_dir() -> Path:
+    # Imported lazily: the manifest module belongs to the model side and may read ETUDE_MODEL_DIR.
+    from omr_server.tokens.manifest import default_model_dir
+
+    return default_model_dir()
+
+
+class OmrSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ETUDE_OMR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    # 0 picks a free port (tests); the real default is the conventional 50051.
+    port: int = 50051
+    metrics_port: int | None = Field(default=9101, description="Prometheus /metrics; None disables it")
+    model_dir: Path = Field(default_factory=_default_model_dir)
+    # onnxruntime providers to try, in order; empty = CUDA when usable, else CPU.
+    providers: list[str] = Field(default_factory=list)
+
+    # Input limits: each failure is INVALID_ARGUMENT or RESOURCE_EXHAUSTED with a detail naming it.
+    max_pdf_bytes: int = 100 * 1024 * 1024
+    max_pages: int = 200
+    # Pixel budget per rasterised page (A4 at 300 dpi is 8.7 Mpx; A3 at 400 dpi is 31 Mpx).
+    max_page_pixels: int = 40_000_000
+    default_dpi: int = 300
+    min_dpi: int = 72
+    max_dpi: int = 600
+
+    # Dynamic batching of staff images across pages and requests.
+    max_batch_size: int = 16
+    max_queue_delay_ms: float = 5.0
+    max_queued_staves: int = 512
+    inference_threads: int = 1
+
+    # Concurrent RecognizeDocument streams; one more is refused with RESOURCE_EXHAUSTED.
+    max_concurrent_requests: int = 8
+    # Pages rasterised/analysed ahead of the one being streamed, per request.
+    pages_in_flight: int = 2
+    # Shared bearer token; when set, every call must send `authorization: Bearer <token>`.
+    auth_token: str | None = None
+    # Seconds to let in-flight streams finish on SIGTERM.
+    drain_seconds: float = 30.0
+    # Allow ObjectReference file:// URIs under this folder (None: refuse object references).
+    file_root: Path | None = None

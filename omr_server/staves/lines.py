@@ -1,0 +1,121 @@
+"""Find staves: five evenly spaced long horizontal lines, and where each staff starts and ends.
+
+Only ink in long horizontal runs counts as line evidence (noteheads, stems and text drop out);
+its row projection peaks at staff lines, broken or not. Peaks are chained into groups of five at
+the page's interline. A staff's horizontal extent is where most of its five lines carry ink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from scipy.signal import find_peaks
+
+from omr_server.staves.layout import Staff, StaffMetrics
+
+LINES_PER_STAFF = 5
+_SPACING_TOLERANCE = 0.2  # of the interline
+_MIN_STAFF_WIDTH_INTERLINES = 6
+
+
+def long_runs(ink: np.ndarray, length: int) -> np.ndarray:
+    """Ink pixels lying in a horizontal run of at least `length` pixels (a morphological opening)."""
+    return ndimage.binary_opening(ink, structure=np.ones((1, length), dtype=bool))
+
+
+@dataclass(frozen=True)
+class LineCandidate:
+    y: float  # sub-pixel row of the line centre
+    strength: float  # pixels of long-run ink on that row
+
+
+def line_candidates(line_ink: np.ndarray, metrics: StaffMetrics, min_width: float) -> list[LineCandidate]:
+    """Rows where the long-run ink peaks, at least `min_width` pixels of it, lines apart."""
+    projection = ndimage.uniform_filter1d(
+        line_ink.sum(axis=1).astype(np.float64), size=max(1, round(metrics.line_thickness))
+    )
+    peaks, _ = find_peaks(projection, height=min_width, distance=max(2, round(metrics.interline * 0.6)))
+    # Refine each peak to the ink-weighted centre of its neighbourhood (sub-pixel line position).
+    reach = max(1, round(metrics.line_thickness))
+    candidates = []
+    for peak in peaks:
+        rows = np.arange(max(0, peak - reach), min(len(projection), peak + reach + 1))
+        weights = projection[rows]
+        candidates.append(
+            LineCandidate(float(np.dot(rows, weights) / weights.sum()), float(projection[peak]))
+        )
+    return candidates
+
+
+def chain_staves(candidates: list[LineCandidate], interline: float) -> list[tuple[float, ...]]:
+    """Non-overlapping groups of five candidates one interline apart, strongest groups first.
+
+    Beams and other long strokes inside a staff also peak; chaining from every start and keeping
+    the chains whose weakest line is strongest lets the real lines win over them.
+    """
+    tolerance = interline * _SPACING_TOLERANCE
+    chains: list[tuple[float, list[LineCandidate]]] = []
+    for start, first in enumerate(candidates):
+        chain = [first]
+        index = start + 1
+        while len(chain) < LINES_PER_STAFF:
+            expected = chain[-1].y + interline
+            window = []
+            while index < len(candidates) and candidates[index].y <= expected + tolerance:
+                if candidates[index].y >= expected - tolerance:
+                    window.append(candidates[index])
+                index += 1
+            if not window:
+                break
+            chain.append(max(window, key=lambda candidate: candidate.strength))
+        if len(chain) == LINES_PER_STAFF:
+            chains.append((min(candidate.strength for candidate in chain), chain))
+    accepted: list[tuple[float, float]] = []
+    staves: list[tuple[float, ...]] = []
+    for _, chain in sorted(chains, key=lambda item: -item[0]):
+        top, bottom = chain[0].y, chain[-1].y
+        if any(top <= b + interline / 2 and bottom >= t - interline / 2 for t, b in accepted):
+            continue
+        accepted.append((top, bottom))
+        staves.append(tuple(candidate.y for candidate in chain))
+    return sorted(staves)
+
+
+def staff_extent(
+    ink: np.ndarray, line_ys: tuple[float, ...], metrics: StaffMetrics
+) -> tuple[int, int] | None:
+    """Leftmost and rightmost columns where at least four of the five lines carry ink."""
+    reach = max(1, round(metrics.line_thickness / 2 + 1))
+    hits = np.zeros(ink.shape[1], dtype=np.int16)
+    for y in line_ys:
+        band = ink[max(0, round(y) - reach) : round(y) + reach + 1]
+        hits += band.any(axis=0)
+    covered = hits >= LINES_PER_STAFF - 1
+    # Close gaps of broken lines, but not the wider gap between a brace and the staff.
+    gap = max(2, round(metrics.interline / 2))
+    covered = ndimage.binary_closing(np.pad(covered, gap), structure=np.ones(gap, dtype=bool))[gap:-gap]
+    labels, count = ndimage.label(covered)
+    if count == 0:
+        return None
+    sizes = ndimage.sum(covered, labels, np.arange(1, count + 1))
+    longest = int(np.argmax(sizes)) + 1
+    columns = np.nonzero(labels == longest)[0]
+    return int(columns[0]), int(columns[-1])
+
+
+def find_staves(ink: np.ndarray, metrics: StaffMetrics) -> list[Staff]:
+    run = max(3, round(metrics.interline * 1.5))
+    line_ink = long_runs(ink, run)
+    min_width = _MIN_STAFF_WIDTH_INTERLINES * metrics.interline
+    candidates = line_candidates(line_ink, metrics, min_width)
+    staves = []
+    for line_ys in chain_staves(candidates, metrics.interline):
+        extent = staff_extent(ink, line_ys, metrics)
+        if extent is None or extent[1] - extent[0] < min_width:
+            continue
+        left, right = extent
+        ys = (line_ys[0], line_ys[1], line_ys[2], line_ys[3], line_ys[4])
+        staves.append(Staff(line_ys=ys, left_x=float(left), right_x=float(right)))
+    return staves
