@@ -65,7 +65,7 @@ def test_compose_files_validate(files: list[str]) -> None:
 
 def k8s_documents() -> list[dict[str, Any]]:
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    documents = []
+    documents: list[dict[str, Any]] = []
     for resource in kustomization["resources"]:
         documents.extend(d for d in yaml.safe_load_all((K8S / resource).read_text()) if d)
     return documents
