@@ -16,42 +16,9 @@ from etude.ir.v1 import events_pb2, score_pb2
 
 from ir.build import fraction
 from ir.musicxml import to_musicxml, to_mxl
-from tests.ir.factories import IrBuilder
+from tests.ir.factories import IrBuilder, rich_score
 
 NoteKey = tuple[int, Fraction, int, Fraction, bool]  # staff number, onset, midi, duration, grace
-
-
-def rich_score() -> score_pb2.Score:
-    """Two staves, two voices, chords, ties, triplets, dots, grace notes, key accidentals, a pickup."""
-    b = IrBuilder(fifths=1, quarter_bpm=96.0)  # G major: F# in the key
-    b.measure(duration=Fraction(1))  # pickup
-    b.note("D4", at=0, type="eighth")
-    b.note("F#4", at="1/2", type="eighth")
-    b.rest(at=0, type="quarter", staff=2)
-    b.measure()
-    b.chord(["G4", "B4", "D5"], at=0, type="quarter", dots=1)
-    b.note("F4", at="3/2", type="eighth")  # F natural against the key
-    for i in range(3):
-        b.note(["A4", "B4", "C5"][i], at=Fraction(2) + Fraction(i, 3), type="eighth", tuplet=(3, 2))
-    b.note("D5", at=3, type="quarter", tie_start=True)
-    b.note("G2", at=0, type="half", staff=2, voice=1)
-    b.note("D3", at=2, type="half", staff=2, voice=1)
-    b.note("B3", at=0, type="quarter", staff=2, voice=2)
-    b.note("A3", at=1, type="quarter", staff=2, voice=2)
-    b.rest(at=2, type="half", staff=2, voice=2)
-    b.measure(clefs={2: "G2"})
-    b.note("D5", at=0, type="half", tie_start=True, tie_stop=True)
-    b.note("C#5", at=2, type="16th", grace=True)
-    b.note("D5", at=2, type="half", tie_stop=True)
-    b.chord(["Bb3", "Eb4"], at=0, type="whole", staff=2)
-    b.measure()
-    for i in range(3):  # a quarter-note triplet
-        b.note("E5", at=Fraction(2 * i, 3), type="quarter", tuplet=(3, 2))
-    b.note("C5", at=2, type="eighth", dots=2)
-    b.note("B4", at="15/4", type="32nd", dots=0)
-    b.note("A4", at="31/8", type="32nd")
-    b.rest(at=0, type="whole", staff=2, full_measure=True)
-    return b.score()
 
 
 def ir_notes(score: score_pb2.Score) -> list[NoteKey]:
