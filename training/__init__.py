@@ -1,0 +1,1 @@
+"""Training side of the staff recognition model (needs torch; never imported by serving code)."""
