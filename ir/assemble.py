@@ -73,19 +73,21 @@ def assemble_score(
         _enter_context(page.start_context, context)
 
         measure_offset = len(score.measures)
+        new_index: dict[int, int] = {}
         for measure in sorted(page.measures, key=lambda m: m.index):
+            new_index[measure.index] = len(score.measures)
             _add_measure(score, measure, page, context, staff_ids, offset_beats)
         for note in page.notes:
             added = score.notes.add()
             added.CopyFrom(note)
             added.id = _unique(note.id, prefix)
             added.chord_group_id = _unique(note.chord_group_id, prefix) if note.chord_group_id else ""
-            _shift(added, measure_offset, offset_beats)
+            _shift(added, new_index, measure_offset, offset_beats)
         for rest in page.rests:
             added_rest = score.rests.add()
             added_rest.CopyFrom(rest)
             added_rest.id = _unique(rest.id, prefix)
-            _shift(added_rest, measure_offset, offset_beats)
+            _shift(added_rest, new_index, measure_offset, offset_beats)
         for group in page.chord_groups:
             score.chord_groups.add(
                 id=_unique(group.id, prefix), note_ids=[_unique(n, prefix) for n in group.note_ids]
@@ -199,8 +201,14 @@ def _add_measure(
             added.clefs.add(staff_id=staff_id, clef=context.clefs[staff_id])
 
 
-def _shift(event: events_pb2.NoteEvent | events_pb2.RestEvent, measures: int, beats: Fraction) -> None:
-    event.measure_index += measures
+def _shift(
+    event: events_pb2.NoteEvent | events_pb2.RestEvent,
+    new_index: dict[int, int],
+    measure_offset: int,
+    beats: Fraction,
+) -> None:
+    # A measure index the page does not have stays wrong on purpose: validation will name it.
+    event.measure_index = new_index.get(event.measure_index, event.measure_index + measure_offset)
     event.onset_beats.CopyFrom(rational(fraction(event.onset_beats) + beats))
 
 

@@ -161,3 +161,13 @@ def test_musescore_opens_it_and_reads_the_same_notes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Error" not in result.stdout + result.stderr
     assert music21_notes(_parse(converted.read_bytes())) == ir_notes(score)
+
+
+def test_grace_chord_and_a_voice_that_starts_late() -> None:
+    b = IrBuilder()
+    b.measure()
+    b.chord(["C5", "E5"], at=1, type="eighth", grace=True)
+    b.note("D5", at=1, type="half")
+    b.note("C4", at=2, type="quarter", staff=2, voice=3)  # gaps before and after: hidden rests
+    score = b.score()
+    assert music21_notes(_parse(to_musicxml(score))) == ir_notes(score)
