@@ -333,12 +333,15 @@ class JobQueue:
                 connection, lease.job_id, JobState.OMR_PROCESSING, JobState.OMR_FAILED, error, now
             )
 
-    async def release(self, lease: Lease, error: str, delay: timedelta) -> JobState:
+    async def release(
+        self, lease: Lease, error: str, delay: timedelta, *, count_attempt: bool = True
+    ) -> JobState:
         """Hands the job back to the queue to be retried after `delay` (or fails it for good when
-        it has used up its attempts). Pages already stored are kept."""
+        it has used up its attempts). Pages already stored are kept. A worker that stops (not the
+        job's fault) does not count the attempt."""
         now = utcnow()
         async with self.engine.begin() as connection:
-            if lease.attempt >= self.max_attempts:
+            if count_attempt and lease.attempt >= self.max_attempts:
                 why = f"gave up after {lease.attempt} attempts; last error: {error}"
                 await self._fenced(
                     connection, lease, state=JobState.OMR_FAILED, last_error=why, lease_expire_time=None
@@ -355,8 +358,12 @@ class JobQueue:
                 next_attempt_time=now + delay,
                 lease_expire_time=None,
                 worker_id=None,
+                attempts=lease.attempt if count_attempt else lease.attempt - 1,
             )
-            reason = f"attempt {lease.attempt} failed, retrying in {delay.total_seconds():.1f}s: {error}"
+            if count_attempt:
+                reason = f"attempt {lease.attempt} failed, retrying in {delay.total_seconds():.1f}s: {error}"
+            else:
+                reason = f"handed back by worker {lease.worker_id}: {error}"
             await record_transition(
                 connection, lease.job_id, JobState.OMR_PROCESSING, JobState.PENDING, reason, now
             )

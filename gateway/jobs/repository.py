@@ -6,8 +6,10 @@ owner's job is indistinguishable from a missing one (NOT_FOUND).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from etude.jobs.v1 import job_service_pb2 as jobs_pb2
@@ -33,6 +35,8 @@ MAX_IDEMPOTENCY_KEY = 200
 class JobView:
     row: Mapping[Any, Any]
     transitions: Sequence[Mapping[Any, Any]]
+    # True when an idempotency key replay returned an existing job.
+    replayed: bool = False
 
     @property
     def state(self) -> JobState:
@@ -177,7 +181,7 @@ class JobRepository:
                 reason="IDEMPOTENCY_KEY_REUSED",
                 field="idempotency_key",
             )
-        return existing
+        return dataclasses.replace(existing, replayed=True)
 
     async def _by_idempotency_key(self, owner: str, key: str) -> JobView | None:
         async with self.engine.connect() as connection:
@@ -258,14 +262,15 @@ class JobRepository:
         self.events.job_changed(job_id)
         return await self.get(owner, job_id)
 
-    async def page_indexes(self, job_id: str) -> list[int]:
+    async def page_indexes(self, job_id: str) -> list[tuple[int, datetime]]:
+        """(page index, time stored) of the job's stored pages, in page order."""
         async with self.engine.connect() as connection:
             result = await connection.execute(
-                select(job_pages.c.page_index)
+                select(job_pages.c.page_index, job_pages.c.create_time)
                 .where(job_pages.c.job_id == job_id)
                 .order_by(job_pages.c.page_index)
             )
-            return [int(i) for i in result.scalars()]
+            return [(int(index), time) for index, time in result]
 
 
 async def load_transitions(connection: AsyncConnection, job_id: str) -> list[Mapping[Any, Any]]:

@@ -85,9 +85,22 @@ class Worker:
         heartbeat = asyncio.create_task(self._heartbeat(lease, attempt))
         try:
             await attempt
-        except (LeaseLostError, asyncio.CancelledError):
-            if not attempt.cancelled() and asyncio.current_task().cancelling():  # type: ignore[union-attr]
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                # This worker is stopping: hand the job straight back for another worker.
+                attempt.cancel()
+                with contextlib.suppress(BaseException):
+                    await attempt
+                await asyncio.shield(
+                    self._settle(
+                        self.queue.release(lease, "worker stopped", timedelta(0), count_attempt=False)
+                    )
+                )
                 raise
+            log.info(
+                "job %s: lease %d lost (cancelled or taken over); attempt dropped", lease.job_id, lease.token
+            )
+        except LeaseLostError:
             log.info(
                 "job %s: lease %d lost (cancelled or taken over); attempt dropped", lease.job_id, lease.token
             )

@@ -1,0 +1,1 @@
+"""The gateway's two front doors, gRPC JobService and REST, over the same job logic."""

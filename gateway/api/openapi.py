@@ -1,0 +1,253 @@
+"""The OpenAPI 3.1 description of the REST API, served at /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+STATES = [
+    "JOB_STATE_PENDING",
+    "JOB_STATE_OMR_PROCESSING",
+    "JOB_STATE_OMR_COMPLETED",
+    "JOB_STATE_OMR_FAILED",
+    "JOB_STATE_CANCELLED",
+]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+
+
+JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+ERRORS = {"401": _problem("Missing or unknown bearer token"), "404": _problem("No such job (for this token)")}
+OPTION_PARAMS = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 0},
+        "description": text,
+    }
+    for name, text in (
+        ("dpi", "Rasterisation resolution; 0 = the OMR server's default."),
+        ("first_page", "0-based index of the first page to read."),
+        ("page_limit", "At most this many pages; 0 = all."),
+    )
+]
+
+
+def openapi_document() -> dict[str, Any]:
+    job_response = {"type": "object", "properties": {"job": _ref("Job")}, "required": ["job"]}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Étude gateway",
+            "version": "1",
+            "description": "Durable optical music recognition jobs: upload a PDF, follow the job, "
+            "fetch the score as IR JSON/protobuf, MusicXML or MIDI. Every call needs "
+            "`Authorization: Bearer <token>`; a job is visible only to the token that created it.",
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Problem": {
+                    "type": "object",
+                    "description": "RFC 9457 problem details.",
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                        "reason": {"type": "string", "description": "Stable machine-readable cause."},
+                        "field": {"type": "string", "description": "The offending request field."},
+                    },
+                },
+                "Transition": {
+                    "type": "object",
+                    "properties": {
+                        "from_state": {"type": "string", "enum": STATES},
+                        "to_state": {"type": "string", "enum": STATES},
+                        "time": {"type": "string", "format": "date-time"},
+                        "reason": {"type": "string"},
+                    },
+                },
+                "Job": {
+                    "type": "object",
+                    "description": "etude.jobs.v1.Job in the protobuf JSON mapping (int64 as strings).",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "state": {"type": "string", "enum": STATES},
+                        "file_name": {"type": "string"},
+                        "pdf_sha256": {"type": "string"},
+                        "pdf_size": {"type": "string"},
+                        "options": {
+                            "type": "object",
+                            "properties": {
+                                k: {"type": "integer"} for k in ("dpi", "first_page", "page_limit")
+                            },
+                        },
+                        "page_count": {"type": "integer"},
+                        "pages_done": {"type": "integer"},
+                        "attempts": {"type": "integer"},
+                        "error": {"type": "string"},
+                        "create_time": {"type": "string", "format": "date-time"},
+                        "update_time": {"type": "string", "format": "date-time"},
+                        "transitions": {"type": "array", "items": _ref("Transition")},
+                        "idempotency_key": {"type": "string"},
+                        "cached": {"type": "boolean"},
+                    },
+                },
+            },
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/v1/jobs": {
+                "post": {
+                    "summary": "Create a job from a PDF",
+                    "description": "The PDF as the raw body (application/pdf) or as the `file` part of a "
+                    "multipart form (with optional dpi, first_page, page_limit, idempotency_key fields). "
+                    "A replay with the same Idempotency-Key returns the same job (200).",
+                    "parameters": [
+                        *OPTION_PARAMS,
+                        {"name": "file_name", "in": "query", "schema": {"type": "string"}},
+                        {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}},
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "file": {"type": "string", "format": "binary"},
+                                        "dpi": {"type": "integer"},
+                                        "first_page": {"type": "integer"},
+                                        "page_limit": {"type": "integer"},
+                                        "idempotency_key": {"type": "string"},
+                                    },
+                                    "required": ["file"],
+                                }
+                            },
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Created",
+                            "content": {"application/json": {"schema": job_response}},
+                        },
+                        "200": {
+                            "description": "Replay of an earlier request with the same idempotency key",
+                            "content": {"application/json": {"schema": job_response}},
+                        },
+                        "400": _problem("Not a PDF, or bad options"),
+                        "401": ERRORS["401"],
+                        "409": _problem("Idempotency key reused for a different PDF"),
+                        "413": _problem("PDF too large"),
+                        "415": _problem("Unsupported content type"),
+                    },
+                },
+                "get": {
+                    "summary": "List the caller's jobs, newest first",
+                    "parameters": [
+                        {"name": "page_size", "in": "query", "schema": {"type": "integer", "maximum": 100}},
+                        {"name": "page_token", "in": "query", "schema": {"type": "string"}},
+                        {"name": "state", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of jobs",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "jobs": {"type": "array", "items": _ref("Job")},
+                                            "next_page_token": {"type": "string"},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": _problem("Bad page token, size or state"),
+                        "401": ERRORS["401"],
+                    },
+                },
+            },
+            "/v1/jobs/{job_id}": {
+                "get": {
+                    "summary": "Get a job",
+                    "parameters": [JOB_ID],
+                    "responses": {
+                        "200": {
+                            "description": "The job",
+                            "content": {"application/json": {"schema": job_response}},
+                        },
+                        **ERRORS,
+                    },
+                },
+                "delete": {
+                    "summary": "Cancel a job (pending or processing)",
+                    "parameters": [JOB_ID, {"name": "reason", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {
+                            "description": "The cancelled job",
+                            "content": {"application/json": {"schema": job_response}},
+                        },
+                        "409": _problem("The job already ended"),
+                        **ERRORS,
+                    },
+                },
+            },
+            "/v1/jobs/{job_id}/events": {
+                "get": {
+                    "summary": "Follow a job (server-sent events)",
+                    "description": "Events `job` (the current state, first), `transition` and `page`, each "
+                    "with data {job, transition|page} as JSON, until the job ends. Event ids can be sent "
+                    "back as Last-Event-ID to resume.",
+                    "parameters": [
+                        JOB_ID,
+                        {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": {"description": "text/event-stream", "content": {"text/event-stream": {}}},
+                        **ERRORS,
+                    },
+                }
+            },
+            "/v1/jobs/{job_id}/score": {
+                "get": {
+                    "summary": "The recognised score",
+                    "parameters": [
+                        JOB_ID,
+                        {
+                            "name": "format",
+                            "in": "query",
+                            "schema": {
+                                "type": "string",
+                                "enum": ["json", "pb", "musicxml", "midi"],
+                                "default": "json",
+                            },
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The score in the requested format",
+                            "content": {
+                                "application/json": {},
+                                "application/x-protobuf": {},
+                                "application/vnd.recordare.musicxml+xml": {},
+                                "audio/midi": {},
+                            },
+                        },
+                        "400": _problem("Unknown format"),
+                        "409": _problem("The job has no score (yet)"),
+                        **ERRORS,
+                    },
+                }
+            },
+        },
+    }

@@ -1,0 +1,250 @@
+"""REST API (Starlette), in the same process as gRPC and over the same job logic.
+
+Jobs are JSON in the protobuf JSON mapping (snake_case field names, enum names as strings);
+errors are application/problem+json (RFC 9457) with a machine-readable `reason`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from etude.omr.v1 import omr_service_pb2 as omr_pb2
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gateway.api.openapi import openapi_document
+from gateway.api.watch import Cursor, watch_job
+from gateway.core import GatewayCore
+from gateway.errors import GatewayError, InvalidArgumentError, TooLargeError, UnsupportedMediaTypeError
+from gateway.jobs.records import JobState
+from gateway.jobs.results import FORMATS
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+PDF_TYPES = {"application/pdf", "application/octet-stream"}
+# Room for multipart boundaries and form fields around the PDF itself.
+MULTIPART_OVERHEAD = 64 * 1024
+SCORE_SUFFIX = {"pb": ".pb", "json": ".json", "musicxml": ".musicxml", "midi": ".mid"}
+
+
+def to_json(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _int_param(values: Any, name: str) -> int:
+    raw = values.get(name)
+    if raw in (None, ""):
+        return 0
+    try:
+        value = int(str(raw))
+    except ValueError as error:
+        raise InvalidArgumentError(f"{name} must be an integer", reason="BAD_OPTIONS", field=name) from error
+    return value
+
+
+def _options(values: Any) -> omr_pb2.RecognitionOptions:
+    return omr_pb2.RecognitionOptions(
+        dpi=_int_param(values, "dpi"),
+        first_page=_int_param(values, "first_page"),
+        page_limit=_int_param(values, "page_limit"),
+    )
+
+
+class RestApi:
+    def __init__(self, core: GatewayCore) -> None:
+        self.core = core
+
+    def owner(self, request: Request) -> str:
+        return self.core.auth.owner(request.headers.get("authorization"))
+
+    async def create_job(self, request: Request) -> Response:
+        owner = self.owner(request)
+        limit = self.core.settings.max_pdf_bytes
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+            raise TooLargeError(
+                f"the upload is {declared} bytes; at most {limit} are accepted",
+                reason="PDF_TOO_LARGE",
+                field="file",
+            )
+        params: Any = request.query_params
+        if content_type == "multipart/form-data":
+            form = await request.form(max_files=1, max_fields=20)
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise InvalidArgumentError(
+                    "multipart upload without a `file` part", reason="NO_FILE", field="file"
+                )
+            part_type = (upload.content_type or "application/pdf").split(";")[0].strip().lower()
+            if part_type not in PDF_TYPES:
+                raise UnsupportedMediaTypeError(
+                    f"the file part is {part_type}, not application/pdf", reason="NOT_A_PDF", field="file"
+                )
+            pdf = await upload.read(limit + 1)
+            file_name = str(form.get("file_name") or upload.filename or "")
+            params = {**dict(request.query_params), **{k: v for k, v in form.items() if isinstance(v, str)}}
+        elif content_type in PDF_TYPES:
+            pdf = await self._read_body(request, limit)
+            file_name = request.query_params.get("file_name", "")
+        else:
+            raise UnsupportedMediaTypeError(
+                f"send the PDF as application/pdf or multipart/form-data, not {content_type or 'nothing'}",
+                reason="UNSUPPORTED_MEDIA_TYPE",
+            )
+        if len(pdf) > limit:
+            raise TooLargeError(f"the PDF exceeds {limit} bytes", reason="PDF_TOO_LARGE", field="file")
+        key = request.headers.get("idempotency-key") or str(params.get("idempotency_key") or "")
+        view = await self.core.repo.create(
+            owner, pdf, file_name=file_name, options=_options(params), idempotency_key=key
+        )
+        job = view.to_proto()
+        return JSONResponse(
+            {"job": to_json(job)},
+            status_code=200 if view.replayed else 201,
+            headers={"location": f"/v1/jobs/{job.id}"},
+        )
+
+    @staticmethod
+    async def _read_body(request: Request, limit: int) -> bytes:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLargeError(f"the PDF exceeds {limit} bytes", reason="PDF_TOO_LARGE", field="body")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def get_job(self, request: Request) -> Response:
+        view = await self.core.repo.get(self.owner(request), request.path_params["job_id"])
+        return JSONResponse({"job": to_json(view.to_proto())})
+
+    async def list_jobs(self, request: Request) -> Response:
+        owner = self.owner(request)
+        state_name = request.query_params.get("state", "").upper().removeprefix("JOB_STATE_")
+        try:
+            state = JobState(state_name) if state_name else None
+        except ValueError as error:
+            raise InvalidArgumentError(
+                f"unknown state {state_name!r}", reason="BAD_STATE", field="state"
+            ) from error
+        views, token = await self.core.repo.list_jobs(
+            owner,
+            page_size=_int_param(request.query_params, "page_size"),
+            page_token=request.query_params.get("page_token", ""),
+            state=state,
+        )
+        return JSONResponse({"jobs": [to_json(v.to_proto()) for v in views], "next_page_token": token})
+
+    async def cancel_job(self, request: Request) -> Response:
+        reason = request.query_params.get("reason", "")
+        view = await self.core.repo.cancel(self.owner(request), request.path_params["job_id"], reason)
+        return JSONResponse({"job": to_json(view.to_proto())})
+
+    async def job_events(self, request: Request) -> Response:
+        owner = self.owner(request)
+        job_id = request.path_params["job_id"]
+        await self.core.repo.get(owner, job_id)  # 404 now, not inside an already-started stream
+        resume = Cursor.parse(request.headers.get("last-event-id"))
+        stream = watch_job(
+            self.core.repo,
+            self.core.events,
+            owner,
+            job_id,
+            poll_seconds=self.core.settings.watch_poll_seconds,
+            resume=resume,
+        )
+
+        async def sse() -> AsyncIterator[str]:
+            async for event in stream:
+                data = json.dumps(to_json(event.response), separators=(",", ":"))
+                yield f"id: {event.cursor}\nevent: {event.kind}\ndata: {data}\n\n"
+
+        headers = {"cache-control": "no-store", "x-accel-buffering": "no"}
+        return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
+
+    async def job_score(self, request: Request) -> Response:
+        owner = self.owner(request)
+        job_id = request.path_params["job_id"]
+        fmt = request.query_params.get("format", "json")
+        if fmt not in FORMATS:
+            raise InvalidArgumentError(
+                f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}",
+                reason="BAD_FORMAT",
+                field="format",
+            )
+        content = await self.core.results.get(owner, job_id, fmt)
+        name = f"{job_id}{SCORE_SUFFIX[fmt]}"
+        headers = {"content-disposition": f'inline; filename="{name}"'}
+        return Response(content.content, media_type=content.content_type, headers=headers)
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    async def health(self, request: Request) -> Response:
+        from sqlalchemy import text
+
+        async with self.core.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return JSONResponse({"status": "ok"})
+
+
+async def _gateway_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, GatewayError)
+    extra = {"reason": error.reason} | ({"field": error.field} if error.field else {})
+    headers = {"www-authenticate": "Bearer"} if error.http_status == 401 else None
+    response = problem(error.http_status, error.title, error.message, **extra)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    return problem(error.status_code, str(error.detail), str(error.detail))
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "Internal error", "the gateway failed; the error was logged")
+
+
+def build_rest_app(core: GatewayCore, *, static_dir: Path = STATIC) -> Starlette:
+    from prometheus_client import make_asgi_app
+
+    api = RestApi(core)
+    routes: list[Route | Mount] = [
+        Route("/v1/jobs", api.create_job, methods=["POST"]),
+        Route("/v1/jobs", api.list_jobs, methods=["GET"]),
+        Route("/v1/jobs/{job_id}", api.get_job, methods=["GET"]),
+        Route("/v1/jobs/{job_id}", api.cancel_job, methods=["DELETE"]),
+        Route("/v1/jobs/{job_id}/events", api.job_events, methods=["GET"]),
+        Route("/v1/jobs/{job_id}/score", api.job_score, methods=["GET"]),
+        Route("/openapi.json", api.openapi, methods=["GET"]),
+        Route("/healthz", api.health, methods=["GET"]),
+        Mount("/metrics", app=make_asgi_app()),
+    ]
+    if static_dir.is_dir():
+        routes.append(Mount("/", app=StaticFiles(directory=static_dir, html=True), name="static"))
+    return Starlette(
+        routes=routes,
+        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error, Exception: _unexpected},
+    )
