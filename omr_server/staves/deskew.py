@@ -19,12 +19,12 @@ def estimate_skew(ink: np.ndarray) -> float:
     ys, xs = np.nonzero(ink[:, ::4])
     if len(ys) < 1000:
         return 0.0
-    xs = xs.astype(np.float64) * 4
-    ys = ys.astype(np.float64)
+    columns = xs.astype(np.float64) * 4
+    rows_at = ys.astype(np.float64)
     height = ink.shape[0]
 
     def sharpness(degrees: float) -> float:
-        rows = np.rint(ys - xs * np.tan(np.radians(degrees))).astype(np.int64)
+        rows = np.rint(rows_at - columns * np.tan(np.radians(degrees))).astype(np.int64)
         counts = np.bincount(rows - rows.min(), minlength=height)
         return float(np.dot(counts, counts))
 

@@ -1,0 +1,1 @@
+"""Staff symbols of a page → an IR PageFragment (measures, notes, chords, voices, hands, context)."""

@@ -1,0 +1,341 @@
+"""The staves of one page, read by the model, → an IR PageFragment.
+
+Per system, each staff's symbols are split into measures at its barlines and the staves'
+measures are aligned by position (a system whose staves disagree on the count gets a warning
+and empty measures where a staff ran short). Inside a measure each voice keeps its own time
+cursor; a chord note shares the onset of the note before it. Pitches get their alteration from
+the written accidental, earlier accidentals in the measure, an incoming tie, or the key. A
+measure lasts as long as its time signature says, or longer when its content overfills it; a
+short first measure of the piece is a pickup. Times run from the page start, in beats and
+seconds at the context's tempo.
+
+Note boxes (`NoteEvent.box`) stay unset: the recognition model reads sequences, not positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from etude.ir.v1 import events_pb2, notation_pb2, score_pb2
+
+from ir.build import IdMaker, fraction, measure_beats, note_type, page_prefix, pitch_from_spelling, rational
+from ir.timing import TempoChange, fill_seconds, tempo_map_from_changes
+from omr_server.fragment.context import OpenTie, ReadingContext, clef_proto, time_proto
+from omr_server.fragment.measures import StaffMeasure, StaffMeasures, split_measures
+from omr_server.fragment.parts import StaffSlot, page_slots
+from omr_server.fragment.pitch import MeasureAccidentals
+from omr_server.staves.layout import PageLayout
+from omr_server.tokens.symbols import ClefSymbol, NoteSymbol, RestSymbol
+from omr_server.tokens.vocabulary import tokens_to_symbols
+
+DEFAULT_MEASURE_BEATS = Fraction(4)  # when no time signature was ever read
+
+
+@dataclass(frozen=True)
+class StaffTokens:
+    """What the model read on one staff: tokens and one probability per token."""
+
+    tokens: Sequence[str]
+    token_probs: Sequence[float]
+
+
+def _warn(fragment: score_pb2.PageFragment, code: score_pb2.WarningCode.ValueType, message: str) -> None:
+    fragment.warnings.add(code=code, message=message, page_index=fragment.page_index)
+
+
+class _PageBuilder:
+    def __init__(self, fragment: score_pb2.PageFragment, context: ReadingContext) -> None:
+        self.fragment = fragment
+        self.context = context
+        self.ids = IdMaker(page_prefix(fragment.page_index))
+        self.page_beats = Fraction(0)
+
+    def add_system(self, system_index: int, slots: list[StaffSlot], staves: list[StaffMeasures]) -> None:
+        counts = [len(staff.measures) for staff in staves]
+        if len(set(counts)) > 1:
+            _warn(
+                self.fragment,
+                score_pb2.WARNING_CODE_MEASURE_MISMATCH,
+                f"system {system_index}: staves read {counts} measures; aligned from the left",
+            )
+        for position in range(max(counts, default=0)):
+            cells = [staff.measures[position] if position < len(staff.measures) else None for staff in staves]
+            self.add_measure(system_index, slots, cells)
+        for slot, staff in zip(slots, staves, strict=True):
+            self.apply_attributes(slot, staff.trailing)
+
+    def apply_attributes(self, slot: StaffSlot, measure: StaffMeasure) -> None:
+        if measure.clef is not None:
+            self.context.clefs[slot.staff_id] = measure.clef
+        if measure.key is not None:
+            self.context.key_fifths = measure.key
+        if measure.time is not None:
+            self.context.time = measure.time
+
+    def add_measure(
+        self, system_index: int, slots: list[StaffSlot], cells: list[StaffMeasure | None]
+    ) -> None:
+        for slot, cell in zip(slots, cells, strict=True):
+            if cell is not None:
+                self.apply_attributes(slot, cell)
+        index = len(self.fragment.measures)
+        measure = self.fragment.measures.add(index=index, page_index=self.fragment.page_index)
+        measure.system_index = system_index
+        if self.context.time is not None:
+            measure.time.CopyFrom(time_proto(self.context.time))
+        if self.context.key_fifths is not None:
+            measure.key.fifths = self.context.key_fifths
+        for slot in slots:
+            clef = self.context.clefs.get(slot.staff_id)
+            if clef is not None:
+                measure.clefs.add(staff_id=slot.staff_id, clef=clef_proto(clef))
+
+        expected = measure_beats(measure.time) if self.context.time is not None else None
+        first_note = len(self.fragment.notes)
+        first_rest = len(self.fragment.rests)
+        full_rests: list[events_pb2.RestEvent] = []
+        filled: list[tuple[str, Fraction]] = []
+        for slot, cell in zip(slots, cells, strict=True):
+            if cell is not None and cell.has_music:
+                filled.append((slot.staff_id, self.add_events(slot, cell, index, full_rests)))
+        content = max((length for _, length in filled), default=Fraction(0))
+
+        incomplete = False
+        if expected is None:
+            duration = content if content > 0 else DEFAULT_MEASURE_BEATS
+        elif content > expected:
+            duration = content
+            self.duration_warning(index, filled, expected)
+        elif content < expected and content > 0 and index == 0 and self.context.measures_before == 0:
+            duration, incomplete = content, True  # a pickup
+        else:
+            duration = expected
+            if 0 < content < expected:
+                self.duration_warning(index, filled, expected)
+        measure.start_beats.CopyFrom(rational(self.page_beats))
+        measure.duration_beats.CopyFrom(rational(duration))
+        measure.incomplete = incomplete
+        for rest in full_rests:
+            rest.duration_beats.CopyFrom(rational(duration))
+        # Onsets are still measure-relative. A grace note at the very end of a measure has no place.
+        late = {n.id for n in self.fragment.notes[first_note:] if fraction(n.onset_beats) >= duration}
+        if late:
+            self.drop_notes(late)
+        events: list[events_pb2.NoteEvent | events_pb2.RestEvent] = [
+            *self.fragment.notes[first_note:],
+            *self.fragment.rests[first_rest:],
+        ]
+        for event in events:
+            event.onset_beats.CopyFrom(rational(self.page_beats + fraction(event.onset_beats)))
+        self.page_beats += duration
+
+    def drop_notes(self, ids: set[str]) -> None:
+        survivors = [note for note in self.fragment.notes if note.id not in ids]
+        kept_copies = [events_pb2.NoteEvent() for _ in survivors]
+        for copy, note in zip(kept_copies, survivors, strict=True):
+            copy.CopyFrom(note)
+        del self.fragment.notes[:]
+        self.fragment.notes.extend(kept_copies)
+        groups = [(g.id, [n for n in g.note_ids if n not in ids]) for g in self.fragment.chord_groups]
+        del self.fragment.chord_groups[:]
+        for group_id, members in groups:
+            if members:
+                self.fragment.chord_groups.add(id=group_id, note_ids=members)
+            else:
+                for note in self.fragment.notes:
+                    if note.chord_group_id == group_id:
+                        note.chord_group_id = ""
+        self.context.open_ties = [t for t in self.context.open_ties if t.from_note_id not in ids]
+
+    def duration_warning(self, index: int, filled: list[tuple[str, Fraction]], expected: Fraction) -> None:
+        described = ", ".join(f"{staff} {length}" for staff, length in filled if length != expected)
+        _warn(
+            self.fragment,
+            score_pb2.WARNING_CODE_MEASURE_DURATION,
+            f"measure {index}: content ({described} beats) does not match its time signature "
+            f"({expected} beats)",
+        )
+
+    def add_events(
+        self, slot: StaffSlot, cell: StaffMeasure, measure_index: int, full_rests: list[events_pb2.RestEvent]
+    ) -> Fraction:
+        """Add the measure's notes and rests of one staff (measure-relative onsets); its length in beats."""
+        accidentals = MeasureAccidentals(self.context.key_fifths or 0)
+        cursors: dict[int, Fraction] = {}
+        last_note: dict[int, events_pb2.NoteEvent] = {}
+        for symbol in cell.events:
+            if isinstance(symbol, ClefSymbol):
+                self.context.clefs[slot.staff_id] = symbol
+            elif isinstance(symbol, RestSymbol):
+                self.add_rest(slot, symbol, measure_index, cursors, full_rests)
+                last_note.pop(symbol.voice, None)
+            else:
+                self.add_note(slot, symbol, measure_index, cursors, last_note, accidentals)
+        return max(cursors.values(), default=Fraction(0))
+
+    def add_rest(
+        self,
+        slot: StaffSlot,
+        symbol: RestSymbol,
+        measure_index: int,
+        cursors: dict[int, Fraction],
+        full_rests: list[events_pb2.RestEvent],
+    ) -> None:
+        rest = self.fragment.rests.add(
+            id=self.ids.rest(),
+            part_id=slot.part_id,
+            staff_id=slot.staff_id,
+            voice=symbol.voice,
+            measure_index=measure_index,
+            dots=symbol.dots,
+            confidence=min(1.0, max(0.0, symbol.confidence)),
+            full_measure=symbol.full_measure,
+        )
+        if symbol.tuplet is not None:
+            rest.tuplet.actual_notes, rest.tuplet.normal_notes = symbol.tuplet
+        if symbol.full_measure:
+            rest.onset_beats.CopyFrom(rational(0))
+            full_rests.append(rest)
+            return
+        rest.type = note_type(symbol.note_type)
+        onset = cursors.get(symbol.voice, Fraction(0))
+        rest.onset_beats.CopyFrom(rational(onset))
+        rest.duration_beats.CopyFrom(rational(symbol.duration))
+        cursors[symbol.voice] = onset + symbol.duration
+
+    def add_note(
+        self,
+        slot: StaffSlot,
+        symbol: NoteSymbol,
+        measure_index: int,
+        cursors: dict[int, Fraction],
+        last_note: dict[int, events_pb2.NoteEvent],
+        accidentals: MeasureAccidentals,
+    ) -> None:
+        voice = symbol.voice
+        head = last_note.get(voice) if symbol.chord else None
+        onset = fraction(head.onset_beats) if head is not None else cursors.get(voice, Fraction(0))
+        incoming = next(
+            (
+                tie
+                for tie in self.context.open_ties
+                if tie.staff_id == slot.staff_id and (tie.step, tie.octave) == (symbol.step, symbol.octave)
+            ),
+            None,
+        )
+        alter = accidentals.alter(
+            symbol.step, symbol.octave, symbol.accidental, incoming.alter if incoming else None
+        )
+        try:
+            pitch = pitch_from_spelling(symbol.step, alter, symbol.octave)
+        except ValueError as error:
+            _warn(
+                self.fragment,
+                score_pb2.WARNING_CODE_UNDECODABLE_STAFF,
+                f"{slot.staff_id}: note skipped: {error}",
+            )
+            return
+        note = self.fragment.notes.add(
+            id=self.ids.note(),
+            part_id=slot.part_id,
+            staff_id=slot.staff_id,
+            voice=voice,
+            measure_index=measure_index,
+            pitch=pitch,
+            type=note_type(symbol.note_type),
+            dots=symbol.dots,
+            grace=symbol.grace,
+            hand=slot.hand,
+            hand_confidence=slot.hand_confidence,
+            confidence=min(1.0, max(0.0, symbol.confidence)),
+        )
+        note.onset_beats.CopyFrom(rational(onset))
+        note.duration_beats.CopyFrom(rational(symbol.duration))
+        if symbol.tuplet is not None:
+            note.tuplet.actual_notes, note.tuplet.normal_notes = symbol.tuplet
+        if incoming is not None and incoming.midi == pitch.midi:
+            note.tie_stop = True
+            self.context.open_ties.remove(incoming)
+        if symbol.tie_start:
+            note.tie_start = True
+            self.context.open_ties.append(
+                OpenTie(slot.staff_id, voice, symbol.step, symbol.octave, alter, pitch.midi, note.id)
+            )
+        if head is not None:
+            if not head.chord_group_id:
+                head.chord_group_id = self.ids.chord()
+                self.fragment.chord_groups.add(id=head.chord_group_id, note_ids=[head.id])
+            note.chord_group_id = head.chord_group_id
+            group = next(g for g in self.fragment.chord_groups if g.id == head.chord_group_id)
+            group.note_ids.append(note.id)
+        else:
+            if not symbol.grace:
+                cursors[voice] = onset + symbol.duration
+            last_note[voice] = note
+
+
+def build_fragment(
+    page_index: int,
+    layout: PageLayout,
+    readings: Sequence[StaffTokens],
+    context: ReadingContext,
+) -> tuple[score_pb2.PageFragment, ReadingContext]:
+    """The page's fragment and the context in force after it. `readings` follow `layout.staves`."""
+    height, width = layout.image.shape
+    fragment = score_pb2.PageFragment(
+        page_index=page_index,
+        width_px=width,
+        height_px=height,
+        system_count=len(layout.systems),
+        staff_count=len(layout.staves),
+    )
+    if len(readings) != len(layout.staves):
+        raise ValueError(f"{len(layout.staves)} staves but {len(readings)} readings")
+    end = context.copy()
+    if not layout.systems:
+        _warn(fragment, score_pb2.WARNING_CODE_NO_MUSIC, f"page {page_index} holds no staff")
+        fragment.start_context.CopyFrom(_declared_only(context.to_proto(), set()))
+        fragment.end_context.CopyFrom(_declared_only(end.to_proto(), set()))
+        return fragment, end
+
+    slots_per_system, parts = page_slots(layout.systems)
+    fragment.parts.extend(parts)
+    declared = {staff.id for part in parts for staff in part.staves}
+    fragment.start_context.CopyFrom(_declared_only(context.to_proto(), declared))
+    builder = _PageBuilder(fragment, end)
+    remaining = iter(readings)
+    for system_index, slots in enumerate(slots_per_system):
+        staves = []
+        for slot in slots:
+            reading = next(remaining)
+            symbols = tokens_to_symbols(
+                list(reading.tokens), list(reading.token_probs), clef=end.clefs.get(slot.staff_id)
+            )
+            split = split_measures(symbols)
+            if not split.measures and any(not token.startswith("<") for token in reading.tokens):
+                _warn(
+                    fragment,
+                    score_pb2.WARNING_CODE_UNDECODABLE_STAFF,
+                    f"system {system_index} staff {slot.staff_id}: no note or rest could be decoded",
+                )
+            staves.append(split)
+        builder.add_system(system_index, slots, staves)
+
+    tempo_map = tempo_map_from_changes([TempoChange(Fraction(0), context.quarter_bpm, context.tempo_assumed)])
+    fill_seconds(fragment, tempo_map)
+    end.measures_before += len(fragment.measures)
+    fragment.end_context.CopyFrom(_declared_only(end.to_proto(), declared))
+    return fragment, end
+
+
+def _declared_only(context: notation_pb2.MusicalContext, staff_ids: set[str]) -> notation_pb2.MusicalContext:
+    """The context restricted to the staves the fragment declares (as IR validation requires)."""
+    kept = notation_pb2.MusicalContext()
+    kept.CopyFrom(context)
+    del kept.clefs[:]
+    kept.clefs.extend(c for c in context.clefs if c.staff_id in staff_ids)
+    del kept.pending_ties[:]
+    kept.pending_ties.extend(t for t in context.pending_ties if t.staff_id in staff_ids)
+    return kept
