@@ -227,9 +227,13 @@ async def _unexpected(request: Request, error: Exception) -> Response:
     return problem(500, "Internal error", "the gateway failed; the error was logged")
 
 
-def build_rest_app(core: GatewayCore, *, static_dir: Path = STATIC) -> Starlette:
-    from prometheus_client import make_asgi_app
+async def _metrics(request: Request) -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def build_rest_app(core: GatewayCore, *, static_dir: Path = STATIC) -> Starlette:
     api = RestApi(core)
     routes: list[Route | Mount] = [
         Route("/v1/jobs", api.create_job, methods=["POST"]),
@@ -240,7 +244,7 @@ def build_rest_app(core: GatewayCore, *, static_dir: Path = STATIC) -> Starlette
         Route("/v1/jobs/{job_id}/score", api.job_score, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
         Route("/healthz", api.health, methods=["GET"]),
-        Mount("/metrics", app=make_asgi_app()),
+        Route("/metrics", _metrics, methods=["GET"]),
     ]
     if static_dir.is_dir():
         routes.append(Mount("/", app=StaticFiles(directory=static_dir, html=True), name="static"))

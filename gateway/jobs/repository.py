@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway.errors import ConflictError, InvalidArgumentError, NotFoundError, TooLargeError
 from gateway.events import JobEvents
 from gateway.jobs.records import JobState, job_to_proto, new_job_id, options_key, options_to_json
+from gateway.metrics import JOBS_CREATED
 from storage.artifacts import put_blob, record_artifact
 from storage.objects import ObjectNotFoundError, ObjectStore, sha256_hex
 from storage.tables import job_pages, job_transitions, jobs, utcnow
@@ -141,6 +142,7 @@ class JobRepository:
                 raise
             return self._replay(existing, pdf)
         self.events.work_arrived()
+        JOBS_CREATED.inc()
         return await self.get(owner, job_id)
 
     async def create_from_object(

@@ -27,6 +27,7 @@ from gateway.events import JobEvents
 from gateway.jobs.queue import Header, JobQueue, Lease, LeaseLostError
 from gateway.jobs.records import options_from_json
 from gateway.jobs.results import JSON_TYPE, PROTO_TYPE, assemble, score_to_json
+from gateway.metrics import ATTEMPTS_ENDED, OMR_RETRIES, PAGES_STORED
 from gateway.omr_client import OmrClient, describe, is_transient
 from gateway.settings import GatewaySettings
 from storage.artifacts import put_blob
@@ -105,17 +106,21 @@ class Worker:
                 "job %s: lease %d lost (cancelled or taken over); attempt dropped", lease.job_id, lease.token
             )
         except PermanentJobError as error:
+            ATTEMPTS_ENDED.labels("failed").inc()
             await self._settle(self.queue.fail(lease, str(error)))
         except grpc.aio.AioRpcError as error:
             if is_transient(error):
                 await self._release(lease, describe(error))
             else:
+                ATTEMPTS_ENDED.labels("failed").inc()
                 await self._settle(self.queue.fail(lease, describe(error)))
         except (ObjectStoreUnavailableError, IncompleteStreamError) as error:
             await self._release(lease, str(error))
         except Exception as error:
             log.exception("job %s: attempt %d crashed", lease.job_id, lease.attempt)
             await self._release(lease, f"internal error: {type(error).__name__}: {error}")
+        else:
+            ATTEMPTS_ENDED.labels("finished").inc()
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -123,6 +128,7 @@ class Worker:
             self.events.job_changed(lease.job_id)
 
     async def _release(self, lease: Lease, error: str) -> None:
+        ATTEMPTS_ENDED.labels("released").inc()
         s = self.settings
         delay = min(s.retry_delay_seconds * 2 ** (lease.attempt - 1), s.retry_delay_max_seconds)
         await self._settle(self.queue.release(lease, error, timedelta(seconds=delay)))
@@ -212,6 +218,7 @@ class Worker:
                 data = message.page.SerializeToString(deterministic=True)
                 blob = await put_blob(self.store, "fragment", data, PROTO_TYPE, ".pb")
                 await self.queue.record_page(lease, index, blob, header)
+                PAGES_STORED.inc()
                 stored[index] = blob.key
                 self.events.job_changed(lease.job_id)
         total = header.pages_to_read if header else 0
@@ -245,6 +252,7 @@ class Worker:
 
 def _log_retry(state: Any) -> None:
     error = state.outcome.exception() if state.outcome else None
+    OMR_RETRIES.inc()
     log.warning("OMR call failed (try %d), retrying: %s", state.attempt_number, error)
 
 

@@ -1,0 +1,172 @@
+"""The REST API over real HTTP (uvicorn on loopback): uploads, SSE, scores, problem+json errors,
+OpenAPI and the static web page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.server import GatewayHandle, start_gateway
+from tests.gateway.conftest import OmrProcess, gateway_settings
+from tests.gateway.pdfs import blank_pdf
+
+ALICE = {"authorization": "Bearer token-alice"}
+BOB = {"authorization": "Bearer token-bob"}
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path, omr: OmrProcess) -> AsyncIterator[GatewayHandle]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'etude.db'}"
+    handle = await start_gateway(
+        gateway_settings(url, str(tmp_path / "objects"), omr.address, max_pdf_bytes=300_000)
+    )
+    yield handle
+    await handle.stop(grace=1)
+
+
+@pytest.fixture
+async def client(gateway: GatewayHandle) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gateway.http_url, timeout=30) as client:
+        yield client
+
+
+async def sse_events(client: httpx.AsyncClient, job_id: str, headers: dict[str, str]) -> list[dict[str, str]]:
+    events: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    async with client.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for line in response.aiter_lines():
+            if not line:
+                if current:
+                    events.append(current)
+                current = {}
+                continue
+            name, _, value = line.partition(": ")
+            current[name] = value
+    return events
+
+
+def assert_problem(response: httpx.Response, status: int, reason: str | None = None) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    if reason:
+        assert body["reason"] == reason
+    return body
+
+
+async def test_rest_lifecycle(client: httpx.AsyncClient) -> None:
+    pdf = blank_pdf(2)
+    response = await client.post(
+        "/v1/jobs",
+        headers=ALICE,
+        files={"file": ("two.pdf", pdf, "application/pdf")},
+        data={"dpi": "150", "idempotency_key": "k-1"},
+    )
+    assert response.status_code == 201, response.text
+    job = response.json()["job"]
+    assert response.headers["location"] == f"/v1/jobs/{job['id']}"
+    assert (
+        job["state"] == "JOB_STATE_PENDING" and job["file_name"] == "two.pdf" and job["options"]["dpi"] == 150
+    )
+
+    replay = await client.post(
+        "/v1/jobs",
+        headers=ALICE,
+        files={"file": ("two.pdf", pdf, "application/pdf")},
+        data={"idempotency_key": "k-1"},
+    )
+    assert replay.status_code == 200 and replay.json()["job"]["id"] == job["id"]
+
+    events = await sse_events(client, job["id"], ALICE)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "job" and kinds.count("page") == 2 and kinds[-1] == "transition"
+    final = json.loads(events[-1]["data"])
+    assert final["job"]["state"] == "JOB_STATE_OMR_COMPLETED"
+    assert final["transition"]["to_state"] == "JOB_STATE_OMR_COMPLETED"
+    # Resuming from the last event id sends nothing already seen.
+    assert [
+        e["event"] for e in await sse_events(client, job["id"], {**ALICE, "last-event-id": events[-1]["id"]})
+    ] == []
+
+    got = (await client.get(f"/v1/jobs/{job['id']}", headers=ALICE)).json()["job"]
+    assert got["pages_done"] == 2 and got["page_count"] == 2
+    score = await client.get(f"/v1/jobs/{job['id']}/score", headers=ALICE)
+    assert score.status_code == 200 and score.headers["content-type"].startswith("application/json")
+    assert len(score.json()["fragments"]) == 2
+    musicxml = await client.get(f"/v1/jobs/{job['id']}/score?format=musicxml", headers=ALICE)
+    assert musicxml.status_code == 200 and b"<score-partwise" in musicxml.content
+    midi = await client.get(f"/v1/jobs/{job['id']}/score", params={"format": "midi"}, headers=ALICE)
+    assert midi.status_code == 200 and midi.content.startswith(b"MThd")
+    assert_problem(
+        await client.get(f"/v1/jobs/{job['id']}/score?format=pdf", headers=ALICE), 400, "BAD_FORMAT"
+    )
+    assert_problem(await client.delete(f"/v1/jobs/{job['id']}", headers=ALICE), 409, "JOB_ENDED")
+
+    raw = await client.post(
+        "/v1/jobs?file_name=raw.pdf&page_limit=1",
+        headers={**ALICE, "content-type": "application/pdf"},
+        content=blank_pdf(3, label="raw"),
+    )
+    assert raw.status_code == 201 and raw.json()["job"]["options"]["page_limit"] == 1
+    listed = (await client.get("/v1/jobs", params={"page_size": 1}, headers=ALICE)).json()
+    assert [j["id"] for j in listed["jobs"]] == [raw.json()["job"]["id"]] and listed["next_page_token"]
+    completed = (await client.get("/v1/jobs?state=OMR_COMPLETED", headers=ALICE)).json()["jobs"]
+    assert job["id"] in [j["id"] for j in completed]
+
+
+async def test_rest_errors_are_problem_json(client: httpx.AsyncClient) -> None:
+    pdf = blank_pdf(1)
+    assert_problem(await client.get("/v1/jobs"), 401, "NO_TOKEN")
+    assert_problem(await client.get("/v1/jobs", headers={"authorization": "Bearer wrong"}), 401, "BAD_TOKEN")
+    text = await client.post("/v1/jobs", headers={**ALICE, "content-type": "text/plain"}, content=b"hello")
+    assert_problem(text, 415)
+    fake = await client.post(
+        "/v1/jobs", headers={**ALICE, "content-type": "application/pdf"}, content=b"hello"
+    )
+    assert_problem(fake, 400, "NOT_A_PDF")
+    big = await client.post(
+        "/v1/jobs", headers={**ALICE, "content-type": "application/pdf"}, content=b"%PDF-1.4" + b"0" * 400_000
+    )
+    assert_problem(big, 413, "PDF_TOO_LARGE")
+    wrong_part = await client.post("/v1/jobs", headers=ALICE, files={"file": ("a.txt", b"hi", "text/plain")})
+    assert_problem(wrong_part, 415, "NOT_A_PDF")
+    no_file = await client.post("/v1/jobs", headers=ALICE, files={"other": ("a.pdf", pdf, "application/pdf")})
+    assert_problem(no_file, 400, "NO_FILE")
+    bad_option = await client.post(
+        "/v1/jobs?dpi=high", headers={**ALICE, "content-type": "application/pdf"}, content=pdf
+    )
+    assert_problem(bad_option, 400, "BAD_OPTIONS")
+    assert_problem(await client.get("/v1/jobs?page_token=zzz", headers=ALICE), 400, "BAD_PAGE_TOKEN")
+    assert_problem(await client.get("/v1/jobs?state=DONE", headers=ALICE), 400, "BAD_STATE")
+    assert_problem(await client.get("/v1/jobs/" + "0" * 32, headers=ALICE), 404, "NO_SUCH_JOB")
+    assert_problem(await client.get("/v1/nothing-here", headers=ALICE), 404)
+
+    mine = (
+        await client.post("/v1/jobs", headers={**ALICE, "content-type": "application/pdf"}, content=pdf)
+    ).json()
+    job_id = mine["job"]["id"]
+    for method, path in (("GET", ""), ("DELETE", ""), ("GET", "/events"), ("GET", "/score")):
+        assert_problem(
+            await client.request(method, f"/v1/jobs/{job_id}{path}", headers=BOB), 404, "NO_SUCH_JOB"
+        )
+
+
+async def test_openapi_and_static_page(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["openapi"].startswith("3.")
+    assert {"/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/events", "/v1/jobs/{job_id}/score"} <= set(
+        spec["paths"]
+    )
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/metrics")).status_code == 200
+    static = Path(__file__).resolve().parents[2] / "gateway" / "web" / "static" / "index.html"
+    if static.exists():
+        page = await client.get("/")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
