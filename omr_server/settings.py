@@ -40,6 +40,8 @@ class OmrSettings(BaseSettings):
     max_queue_delay_ms: float = 5.0
     max_queued_staves: int = 512
     inference_threads: int = 1
+    # Threads rasterising pages and finding staves (numpy/scipy release the GIL).
+    layout_threads: int = 2
 
     # Concurrent RecognizeDocument streams; one more is refused with RESOURCE_EXHAUSTED.
     max_concurrent_requests: int = 8

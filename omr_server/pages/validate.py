@@ -8,6 +8,7 @@ is rasterised, so a request fails before streaming starts rather than halfway th
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from omr_server.errors import RequestError, exhausted, invalid
 PDFIUM_LOCK = threading.Lock()
 
 _TRAILER_WINDOW = 4096  # %%EOF must sit near the end (some writers append a little junk)
+_PAGE_COUNT = re.compile(rb"/Count\s*(\d+)")  # page tree (and outline) counts
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def open_pdf(data: bytes, limits: PdfLimits) -> pdfium.PdfDocument:
         try:
             document = pdfium.PdfDocument(data)
         except pdfium.PdfiumError as error:
-            raise _load_error(error) from None
+            raise _load_error(error, data) from None
         page_count = len(document)
     if page_count == 0:
         _close(document)
@@ -135,8 +137,13 @@ def check_pixel_budget(document: pdfium.PdfDocument, pages: range, dpi: int, max
             )
 
 
-def _load_error(error: pdfium.PdfiumError) -> RequestError:
-    if error.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+def _load_error(error: pdfium.PdfiumError, data: bytes) -> RequestError:
+    # PDFium refuses a document whose page tree is empty, with a misleading error code; the
+    # page tree's /Count tells that case apart.
+    counts = _PAGE_COUNT.findall(data)
+    if counts and all(int(count) == 0 for count in counts):
+        return invalid("PDF_NO_PAGES", "PDF has no pages")
+    if error.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY) and b"/Encrypt" in data:
         return invalid("PDF_ENCRYPTED", "PDF is encrypted (a password is required to open it)")
     return invalid("PDF_CORRUPT", f"PDF cannot be read: {error}")
 

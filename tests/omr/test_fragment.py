@@ -159,7 +159,7 @@ def test_page_without_staves_is_empty_with_a_warning() -> None:
 
 
 def test_staves_disagreeing_on_measures_are_aligned_with_a_warning() -> None:
-    upper = [
+    upper: list[StaffSymbol] = [
         TREBLE,
         TimeSymbol(2, 4),
         note("C", 5, "half"),
@@ -167,7 +167,7 @@ def test_staves_disagreeing_on_measures_are_aligned_with_a_warning() -> None:
         note("D", 5, "half"),
         BarlineSymbol(),
     ]
-    lower = [BASS, TimeSymbol(2, 4), note("C", 3, "half"), BarlineSymbol()]
+    lower: list[StaffSymbol] = [BASS, TimeSymbol(2, 4), note("C", 3, "half"), BarlineSymbol()]
     fragment, _ = build_fragment(
         0, _layout(1), [_read(upper), _read(lower)], ReadingContext(measures_before=1)
     )

@@ -1,0 +1,110 @@
+"""The etude.omr.v1.OmrService servicer: streams a document's pages as they are recognised."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+from etude.omr.v1 import omr_service_pb2, omr_service_pb2_grpc
+from grpc_status import rpc_status
+
+from omr_server import metrics
+from omr_server.errors import RequestError, exhausted
+from omr_server.pipeline import SERVICE_VERSION, DocumentRequest, OmrEngine, read_object
+from omr_server.settings import OmrSettings
+
+log = logging.getLogger(__name__)
+
+
+class ServerState:
+    """What the servicer shares with the server: the engine once loaded, and the load."""
+
+    def __init__(self, settings: OmrSettings) -> None:
+        self.settings = settings
+        self.engine: OmrEngine | None = None
+        self.in_flight = 0
+        self.draining = False
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: RequestError) -> None:
+    metrics.ERRORS.labels(error.reason).inc()
+    metrics.REQUESTS.labels(error.code.name).inc()
+    await context.abort_with_status(rpc_status.to_status(error.to_status()))
+
+
+def _unavailable(message: str) -> RequestError:
+    return RequestError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", message)
+
+
+class OmrServicer(omr_service_pb2_grpc.OmrServiceServicer):
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+
+    async def RecognizeDocument(
+        self, request: omr_service_pb2.RecognizeDocumentRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[omr_service_pb2.RecognizeDocumentResponse]:
+        state = self.state
+        if state.engine is None or state.draining:
+            await _abort(
+                context, _unavailable("the OMR server is not ready (loading its model or shutting down)")
+            )
+            return
+        if state.in_flight >= state.settings.max_concurrent_requests:
+            await _abort(
+                context,
+                exhausted(
+                    "TOO_MANY_REQUESTS",
+                    f"the server is reading {state.in_flight} documents already "
+                    f"(limit {state.settings.max_concurrent_requests}); retry later",
+                ),
+            )
+            return
+        state.in_flight += 1
+        metrics.IN_FLIGHT.inc()
+        try:
+            if request.WhichOneof("source") == "object":
+                pdf = read_object(request.object.uri, request.object.sha256, state.settings.file_root)
+            else:
+                pdf = request.pdf_data
+            document = DocumentRequest(
+                pdf=pdf,
+                dpi=request.options.dpi,
+                first_page=request.options.first_page,
+                page_limit=request.options.page_limit,
+                file_name=request.file_name,
+            )
+            async for event in state.engine.run(document):
+                yield event
+            metrics.REQUESTS.labels("OK").inc()
+        except RequestError as error:
+            await _abort(context, error)
+        finally:
+            state.in_flight -= 1
+            metrics.IN_FLIGHT.dec()
+
+    async def GetServiceInfo(
+        self, request: omr_service_pb2.GetServiceInfoRequest, context: grpc.aio.ServicerContext
+    ) -> omr_service_pb2.GetServiceInfoResponse:
+        engine = self.state.engine
+        if engine is None:
+            await _abort(context, _unavailable("the OMR server is still loading its model"))
+            raise AssertionError("unreachable")  # abort raises
+        settings = self.state.settings
+        manifest = getattr(engine.recognizer, "manifest", None)
+        vocabulary = getattr(manifest, "vocabulary", None) or []
+        return omr_service_pb2.GetServiceInfoResponse(
+            service_version=SERVICE_VERSION,
+            model=engine.model_info,
+            providers=list(engine.recognizer.providers),
+            batching=omr_service_pb2.BatchingInfo(
+                max_batch_size=settings.max_batch_size,
+                max_queue_delay_ms=settings.max_queue_delay_ms,
+                max_queued_staves=settings.max_queued_staves,
+            ),
+            default_dpi=settings.default_dpi,
+            max_pages=settings.max_pages,
+            max_pdf_bytes=settings.max_pdf_bytes,
+            model_input_height=engine.recognizer.input_height,
+            vocabulary_size=len(vocabulary),
+        )

@@ -1,0 +1,77 @@
+"""Staff and system detection on engraved pages, straight, skewed and noisy."""
+
+from __future__ import annotations
+
+import pytest
+
+from omr_server.staves.crop import crop_staff
+from omr_server.staves.detect import detect_layout
+from tests.omr.engraving import engraved_pages, noisy, single_staff_kern, skewed
+from tests.omr.pdfs import piano_pages
+
+
+@pytest.mark.parametrize(
+    ("name", "degrees", "add_noise"),
+    [
+        ("straight", 0.0, False),
+        ("skewed", 2.0, False),
+        ("skewed back", -1.5, False),
+        ("skewed, noisy", 0.8, True),
+    ],
+)
+def test_grand_staff_page(name: str, degrees: float, add_noise: bool) -> None:
+    page = piano_pages()[0]
+    image = skewed(page.image, degrees) if degrees else page.image
+    if add_noise:
+        image = noisy(image, seed=3)
+    layout = detect_layout(image)
+    assert abs(layout.skew_degrees - degrees) < 0.15, name
+    assert len(layout.staves) == page.staves, name
+    assert len(layout.systems) == page.systems, name
+    assert all(len(system.staves) == 2 for system in layout.systems)
+    braced = sum(1 for system in layout.systems if system.braced_pairs)
+    assert braced >= page.systems - 1  # the top-left brace may be rotated off a skewed page
+    metrics = layout.metrics
+    assert metrics is not None and 18 <= metrics.interline <= 24
+    for staff in layout.staves:
+        assert abs(staff.interline - metrics.interline) < 1.5
+        assert staff.right_x - staff.left_x > 300
+    tops = [staff.top for staff in layout.staves]
+    assert tops == sorted(tops)  # reading order
+
+
+def test_every_page_of_a_multi_page_piece() -> None:
+    for page in piano_pages():
+        layout = detect_layout(page.image)
+        assert (len(layout.staves), len(layout.systems)) == (page.staves, page.systems)
+
+
+def test_single_staff_systems_are_not_joined() -> None:
+    page = engraved_pages(single_staff_kern(40))[0]
+    layout = detect_layout(page.image)
+    assert len(layout.staves) == page.staves
+    assert all(len(system.staves) == 1 for system in layout.systems)
+
+
+def test_blank_and_text_pages_have_no_staves() -> None:
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    blank = np.full((3508, 2480), 255, np.uint8)
+    assert detect_layout(blank).systems == ()
+    text = Image.fromarray(blank)
+    draw = ImageDraw.Draw(text)
+    for row in range(60):
+        draw.text((200, 200 + row * 50), "Lorem ipsum dolor sit amet " * 4, fill=0)
+    assert detect_layout(np.asarray(text)).systems == ()
+
+
+def test_staff_crop_puts_lines_where_the_model_expects_them() -> None:
+    layout = detect_layout(piano_pages()[0].image)
+    staff = layout.staves[0]
+    crop = crop_staff(layout.image, staff.top, staff.bottom, staff.left_x, staff.right_x, height=96)
+    rows = crop.mean(axis=1)
+    for expected in (32, 40, 48, 56, 64):  # each line is a bright row, each space darker
+        assert rows[expected - 1 : expected + 2].max() > 0.3
+    for space in (36, 44, 52, 60):
+        assert rows[space] < 0.2
