@@ -13,12 +13,12 @@ from tests.omr.engraving import EngravedPage, engraved_pages, images_to_pdf, pia
 
 
 @cache
-def piano_pages(measures: int = 40) -> tuple[EngravedPage, ...]:
+def piano_pages(measures: int = 60) -> tuple[EngravedPage, ...]:
     return tuple(engraved_pages(piano_kern(measures)))
 
 
-def piano_pdf(measures: int = 40) -> bytes:
-    """A multi-page engraved grand-staff piece (40 measures → 2 pages at this size)."""
+def piano_pdf(measures: int = 60) -> bytes:
+    """An engraved grand-staff piece: 40 measures fill one page, 60 make two (14 + 6 staves)."""
     return images_to_pdf([page.image for page in piano_pages(measures)])
 
 

@@ -1,0 +1,115 @@
+"""`etude bench omr|gateway`: measure a service and print figures.
+
+`etude bench omr` runs the in-process OMR pipeline (the same one the server streams from) over
+the bundled engraved PDF and over a real scan, and prints seconds per page, seconds per 10-staff
+page, pages/s, time to the first fragment, the mean inference batch size and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_PDF = ROOT / "examples" / "engraved-piano.pdf"
+DEFAULT_SCAN = Path("/work/shared/corpora/mozart-piano-sonatas/reference-edition/sonata01-1.pdf")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    targets = parser.add_subparsers(dest="target", required=True, metavar="TARGET")
+    omr = targets.add_parser("omr", help="the OMR pipeline on an engraved PDF and a scan")
+    omr.add_argument("--pdf", type=Path, default=BUNDLED_PDF, help="engraved PDF (default: the bundled one)")
+    omr.add_argument("--scan", type=Path, default=DEFAULT_SCAN, help="scanned PDF (skipped when absent)")
+    omr.add_argument("--dpi", type=int, default=300)
+    omr.add_argument("--pages", type=int, default=0, help="read at most this many pages per PDF (0: all)")
+    omr.add_argument("--model-dir", type=Path, default=None)
+    gateway = targets.add_parser("gateway", help="the gateway (jobs API) end to end")
+    try:
+        from gateway import bench as gateway_bench
+    except ImportError:
+        gateway.set_defaults(gateway_missing=True)
+    else:
+        gateway_bench.add_arguments(gateway)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.target == "gateway":
+        if getattr(args, "gateway_missing", False):
+            print("etude bench gateway: error: gateway.bench is not available", file=sys.stderr)
+            return 1
+        from gateway import bench as gateway_bench
+
+        code: int = gateway_bench.run(args)
+        return code
+    import asyncio
+
+    try:
+        return asyncio.run(_bench_omr(args))
+    except FileNotFoundError as error:
+        print(f"etude bench omr: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+async def _bench_omr(args: argparse.Namespace) -> int:
+    from omr_server.pipeline import OmrEngine
+    from omr_server.settings import OmrSettings
+
+    overrides = {"model_dir": args.model_dir} if args.model_dir else {}
+    settings = OmrSettings(metrics_port=None, **overrides)  # type: ignore[arg-type]
+    engine = await OmrEngine.load(settings)
+    print(
+        f"model {engine.model_info.name} {engine.model_info.version}, "
+        f"providers {list(engine.recognizer.providers)}"
+    )
+    print(
+        f"batching: max {settings.max_batch_size} staves, {settings.max_queue_delay_ms} ms delay; "
+        f"{settings.layout_threads} layout threads, {settings.pages_in_flight} pages in flight"
+    )
+    try:
+        for label, path in (("engraved", args.pdf), ("scan", args.scan)):
+            if not path.is_file():
+                print(f"{label}: skipped ({path} not found)")
+                continue
+            await _bench_document(engine, label, path, args)
+    finally:
+        await engine.close()
+    print(f"peak RSS: {_peak_rss_mib():.0f} MiB")
+    return 0
+
+
+async def _bench_document(engine: object, label: str, path: Path, args: argparse.Namespace) -> None:
+    import time
+
+    from omr_server.pipeline import DocumentRequest, OmrEngine
+
+    assert isinstance(engine, OmrEngine)
+    stats = engine.batcher.stats
+    batches_before, staves_before = stats.batches, stats.staves
+    request = DocumentRequest(path.read_bytes(), args.dpi, 0, args.pages, path.name)
+    started = time.perf_counter()
+    first_fragment: float | None = None
+    pages = staves = notes = 0
+    async for event in engine.run(request):
+        if event.WhichOneof("event") == "page":
+            if first_fragment is None:
+                first_fragment = time.perf_counter() - started
+            pages += 1
+            staves += event.page.staff_count
+            notes += len(event.page.notes)
+    elapsed = time.perf_counter() - started
+    batches = stats.batches - batches_before
+    mean_batch = (stats.staves - staves_before) / batches if batches else 0.0
+    per_page = elapsed / max(pages, 1)
+    per_ten_staves = elapsed / max(staves, 1) * 10
+    print(
+        f"{label}: {path.name}: {pages} pages, {staves} staves, {notes} notes in {elapsed:.2f} s | "
+        f"{per_page:.3f} s/page, {per_ten_staves:.3f} s per 10 staves, {pages / elapsed:.2f} pages/s, "
+        f"first fragment {first_fragment or 0:.2f} s, mean batch {mean_batch:.1f} staves"
+    )
