@@ -38,9 +38,10 @@ def slow_omr(tmp_path: Path) -> Iterator[OmrProcess]:
 async def start(tmp_path: Path) -> AsyncIterator[Any]:
     handles: list[GatewayHandle] = []
 
-    async def starter(database_url: str, omr: OmrProcess, **overrides: Any) -> GatewayHandle:
+    async def starter(database_url: str, omr: OmrProcess | str, **overrides: Any) -> GatewayHandle:
         objects = overrides.pop("objects", str(tmp_path / "objects"))
-        handle = await start_gateway(gateway_settings(database_url, objects, omr.address, **overrides))
+        address = omr if isinstance(omr, str) else omr.address
+        handle = await start_gateway(gateway_settings(database_url, objects, address, **overrides))
         handles.append(handle)
         return handle
 
@@ -214,3 +215,28 @@ async def test_cancel_during_processing(tmp_path: Path, slow_omr: OmrProcess, st
         return (await state_of(gateway, next_id)).state == JobState.OMR_COMPLETED.to_proto()
 
     await wait_until(completed)
+
+
+async def test_jobs_spread_over_several_omr_servers(tmp_path: Path, start: Any) -> None:
+    """A comma list of OMR servers is one round-robin channel: both servers get work."""
+    servers = [OmrProcess(free_port(), page_delay=0.02, log=tmp_path / f"omr-{n}.jsonl") for n in range(2)]
+    for server in servers:
+        server.start()
+    try:
+        both = ",".join(s.address for s in servers)
+        gateway = await start(
+            f"sqlite+aiosqlite:///{tmp_path / 'etude.db'}", both, workers=2, results_cache=False
+        )
+        ids = [
+            (await gateway.core.repo.create("alice", blank_pdf(1, label=str(n)))).row["id"] for n in range(6)
+        ]
+
+        async def all_done() -> bool:
+            states = [(await state_of(gateway, job_id)).state for job_id in ids]
+            return all(s == JobState.OMR_COMPLETED.to_proto() for s in states)
+
+        await wait_until(all_done)
+        assert all(server.requests() for server in servers)
+    finally:
+        for server in servers:
+            server.kill()
