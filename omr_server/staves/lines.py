@@ -21,8 +21,13 @@ _MIN_STAFF_WIDTH_INTERLINES = 6
 
 
 def long_runs(ink: np.ndarray, length: int) -> np.ndarray:
-    """Ink pixels lying in a horizontal run of at least `length` pixels (a morphological opening)."""
-    return ndimage.binary_opening(ink, structure=np.ones((1, length), dtype=bool))
+    """Ink pixels lying in a horizontal run of at least `length` pixels: a morphological opening
+    by a 1×length line, done as a 1-D min filter then max filter (O(1) per pixel, unlike a
+    general binary opening)."""
+    eroded = ndimage.minimum_filter1d(ink.view(np.uint8), length, axis=1)
+    # The dilation uses the reflected window: for an even length its centre sits one step over.
+    opened = ndimage.maximum_filter1d(eroded, length, axis=1, origin=-1 if length % 2 == 0 else 0)
+    return opened.view(bool)
 
 
 @dataclass(frozen=True)
