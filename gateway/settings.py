@@ -7,6 +7,7 @@ only sensible on loopback, which is the default host).
 
 from __future__ import annotations
 
+import os
 import socket
 
 from pydantic import Field, SecretStr
@@ -52,7 +53,8 @@ class GatewaySettings(BaseSettings):
     max_pdf_bytes: int = 100 * 1024 * 1024
     # Jobs processed concurrently by this process (0: API only, no worker).
     workers: int = 2
-    worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}")
+    # Names this process's workers in the jobs table and transition reasons (not for fencing).
+    worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     lease_seconds: float = 30.0
     # How often an idle worker looks for due jobs (it is also woken at once by local uploads).
     poll_seconds: float = 1.0

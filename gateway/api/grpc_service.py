@@ -16,9 +16,10 @@ from grpc_status import rpc_status
 
 from gateway.api.watch import watch_job
 from gateway.core import GatewayCore
-from gateway.errors import GatewayError, InvalidArgumentError, TooLargeError
+from gateway.errors import GatewayError, InvalidArgumentError, TooLargeError, UnavailableError
 from gateway.jobs.records import JobState
 from gateway.jobs.results import FORMAT_NAMES
+from storage.objects import ObjectStoreUnavailableError
 
 ERROR_DOMAIN = "gateway.etude"
 T = TypeVar("T")
@@ -54,6 +55,9 @@ def _rpc(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
             return await method(self, request, context, owner)
         except GatewayError as error:
             await _abort(context, error)
+            raise AssertionError("abort raises") from error
+        except ObjectStoreUnavailableError as error:
+            await _abort(context, UnavailableError(f"object store unreachable: {error}", reason="STORE_DOWN"))
             raise AssertionError("abort raises") from error
 
     return wrapper

@@ -29,6 +29,7 @@ from gateway.core import GatewayCore
 from gateway.errors import GatewayError, InvalidArgumentError, TooLargeError, UnsupportedMediaTypeError
 from gateway.jobs.records import JobState
 from gateway.jobs.results import FORMATS
+from storage.objects import ObjectStoreUnavailableError
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -217,6 +218,10 @@ async def _gateway_error(request: Request, error: Exception) -> Response:
     return response
 
 
+async def _store_down(request: Request, error: Exception) -> Response:
+    return problem(503, "Service unavailable", f"object store unreachable: {error}", reason="STORE_DOWN")
+
+
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     return problem(error.status_code, str(error.detail), str(error.detail))
@@ -250,5 +255,10 @@ def build_rest_app(core: GatewayCore, *, static_dir: Path = STATIC) -> Starlette
         routes.append(Mount("/", app=StaticFiles(directory=static_dir, html=True), name="static"))
     return Starlette(
         routes=routes,
-        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error, Exception: _unexpected},
+        exception_handlers={
+            GatewayError: _gateway_error,
+            ObjectStoreUnavailableError: _store_down,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
     )

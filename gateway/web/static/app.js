@@ -128,7 +128,8 @@ async function upload(file) {
   try {
     const bytes = await file.arrayBuffer();
     const form = new FormData();
-    form.append("file", new Blob([bytes], { type: "application/pdf" }), file.name);
+    // The file as chosen, with its own type: the gateway, not the page, decides what a PDF is.
+    form.append("file", file, file.name);
     const response = await api("/v1/jobs", { method: "POST", body: form });
     const job = jobOf(await response.json());
     view.pdfs.set(field(job, "id"), bytes);
