@@ -1,0 +1,306 @@
+"""The web page in a real browser against a real gateway and OMR server.
+
+`etude serve all` runs in a subprocess (SQLite and a local object folder in a temporary
+directory, a bearer token required); headless Chromium, driven by Playwright, uploads a
+two-page engraved PDF, follows the job's events live, and the test checks what a person would
+see: every page marked done, the original page drawn, the recognised measures of that page
+engraved by Verovio with exactly the notes the gateway's IR holds, and downloads that are the
+gateway's exports byte for byte. A screenshot of the result is kept (see `screenshot_dir`).
+
+Skips, saying why, when Chromium is not installed (Debian: apt-get install chromium).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("ETUDE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+TOKEN = "web-test-token"
+# Cold start (model load) plus recognising two pages on a small shared CPU.
+JOB_TIMEOUT_MS = 240_000
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(),
+    reason=f"Chromium not found at {CHROMIUM} (Debian: apt-get install chromium; or set ETUDE_CHROMIUM)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@dataclass(frozen=True)
+class Gateway:
+    url: str
+    log: Path
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"authorization": f"Bearer {TOKEN}"}, timeout=30)
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the gateway exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the gateway was not ready after {timeout} s:\n{log.read_text()[-4000:]}")
+
+
+@contextmanager
+def running(
+    command: list[str], env: dict[str, str], cwd: Path, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server subprocess, stopped with SIGTERM (then killed) however the test ends."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def gateway_env(home: Path, http_port: int, omr_port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ETUDE_GATEWAY_HTTP_PORT": str(http_port),
+        "ETUDE_GATEWAY_GRPC_PORT": str(free_port()),
+        "ETUDE_GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{home / 'gateway.db'}",
+        "ETUDE_GATEWAY_OBJECT_STORE_URL": str(home / "objects"),
+        "ETUDE_GATEWAY_TOKENS": json.dumps({TOKEN: "web-test"}),
+        "ETUDE_GATEWAY_OMR_ADDRESS": f"127.0.0.1:{omr_port}",
+        "ETUDE_OMR_PORT": str(omr_port),
+        "ETUDE_OMR_METRICS_PORT": str(free_port()),
+    }
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """`etude serve all`: the gateway and the OMR server with the committed model, one process."""
+    home = tmp_path_factory.mktemp("serve-all")
+    http_port, omr_port = free_port(), free_port()
+    log = home / "serve-all.log"
+    command = [sys.executable, "-m", "etude_cli.main", "serve", "all"]
+    with running(command, gateway_env(home, http_port, omr_port), home, log) as process:
+        url = f"http://127.0.0.1:{http_port}"
+        wait_until_ready(url, process, log)
+        yield Gateway(url, log)
+
+
+@pytest.fixture(scope="module")
+def slow_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The gateway in front of the OMR test double (tests/gateway/omr_double.py: the real gRPC
+    protocol, a small fixed fragment per page) answering one page every 2 s: time to cancel."""
+    home = tmp_path_factory.mktemp("gateway-double")
+    http_port, omr_port = free_port(), free_port()
+    double = [sys.executable, "-m", "tests.gateway.omr_double", "--port", str(omr_port), "--page-delay", "2"]
+    gateway = [sys.executable, "-m", "gateway"]
+    env = gateway_env(home, http_port, omr_port)
+    with (
+        running(double, env, ROOT, home / "omr-double.log"),
+        running(gateway, env, home, home / "gateway.log") as process,
+    ):
+        url = f"http://127.0.0.1:{http_port}"
+        wait_until_ready(url, process, home / "gateway.log")
+        yield Gateway(url, home / "gateway.log")
+
+
+@pytest.fixture(scope="module")
+def two_page_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two engraved piano pages (made-up music, see tests/omr/engraving.py)."""
+    from tests.omr.engraving import engraved_pages, images_to_pdf, piano_kern
+
+    pages = [
+        page for seed in (3, 4) for page in engraved_pages(piano_kern(8, seed=seed, title=f"Web test {seed}"))
+    ]
+    assert len(pages) == 2
+    path = tmp_path_factory.mktemp("pdf") / "two-pages.pdf"
+    path.write_bytes(images_to_pdf([page.image for page in pages]))
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: $ETUDE_SCREENSHOT_DIR when set (to look at them), else a temp dir."""
+    folder = Path(os.environ.get("ETUDE_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def model_missing() -> str | None:
+    """Why the real recogniser cannot run here, or None (same rule as the gateway's e2e test)."""
+    try:
+        from omr_server.tokens.manifest import default_model_dir
+    except ImportError as error:
+        return f"the model side is not importable: {error}"
+    if not (default_model_dir() / "manifest.json").is_file():
+        return f"no trained model in {default_model_dir()} (manifest.json missing)"
+    return None
+
+
+def notes_on_page(ir: dict[str, Any], page: int) -> int:
+    measures = {m.get("index", 0) for m in ir.get("measures", []) if m.get("page_index", 0) == page}
+    return sum(1 for note in ir.get("notes", []) if note.get("measure_index", 0) in measures)
+
+
+@pytest.mark.skipif(model_missing() is not None, reason=str(model_missing()))
+def test_upload_watch_compare_and_download(
+    gateway: Gateway, browser: Any, two_page_pdf: Path, screenshot_dir: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    # The token arrives in the fragment, as a person would paste a link; the page keeps it.
+    page.goto(f"{gateway.url}/#token={TOKEN}")
+    assert page.input_value("#token") == TOKEN
+
+    page.set_input_files("#pdf-file", str(two_page_pdf))
+    page.click("#upload-button")
+    page.wait_for_selector('#job-state[data-state="OMR_COMPLETED"]', timeout=JOB_TIMEOUT_MS)
+    page.wait_for_function(
+        "document.body.dataset.rendered && document.body.dataset.rendered.endsWith(':0')", timeout=60_000
+    )
+    job_id = page.evaluate("document.body.dataset.rendered.split(':')[0]")
+    page.screenshot(path=str(screenshot_dir / "web-page-1.png"), full_page=True)
+
+    with gateway.api() as api:
+        job = api.get(f"/v1/jobs/{job_id}").json()["job"]
+        ir = api.get(f"/v1/jobs/{job_id}/score", params={"format": "json"}).json()
+        exports = {
+            fmt: api.get(f"/v1/jobs/{job_id}/score", params={"format": fmt}).content
+            for fmt in ("musicxml", "midi", "json")
+        }
+    assert job["page_count"] == 2
+
+    # Pages were marked as they completed, from the live event stream.
+    assert page.locator("#pages li.done").count() == 2
+    page_events = page.locator('#event-log li[data-kind="page"]').all_text_contents()
+    assert page_events, "no page event reached the page while the job ran"
+    assert page_events[-1].endswith("page 2 done")
+
+    # The original page is drawn (not blank) next to the recognised one.
+    dark_pixels = page.evaluate(
+        """() => {
+          const canvas = document.querySelector('#original canvas');
+          const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+          let dark = 0;
+          for (let i = 0; i < data.length; i += 4) if (data[i] < 128) dark++;
+          return dark;
+        }"""
+    )
+    assert dark_pixels > 5000
+
+    # Verovio engraved exactly the notes the IR has on each page.
+    for index in (0, 1):
+        if index == 1:
+            page.click("#next-page")
+            page.wait_for_function(f"document.body.dataset.rendered === '{job_id}:{index}'", timeout=60_000)
+            page.screenshot(path=str(screenshot_dir / "web-page-2.png"), full_page=True)
+        expected = notes_on_page(ir, index)
+        assert expected > 0, f"the recogniser found no notes on page {index + 1}"
+        assert page.locator("#score svg").count() >= 1
+        assert page.locator("#score g.note").count() == expected
+
+    # Downloads are the gateway's exports, byte for byte.
+    for fmt, suffix in (("musicxml", ".musicxml"), ("midi", ".mid"), ("json", ".json")):
+        with page.expect_download() as info:
+            page.click(f'#downloads button[data-format="{fmt}"]')
+        download = info.value
+        assert download.suggested_filename == f"two-pages{suffix}"
+        assert Path(download.path()).read_bytes() == exports[fmt]
+
+    # The job list shows the job.
+    page.click("#refresh-jobs")
+    page.wait_for_selector(f'#jobs tr[data-job-id="{job_id}"]')
+    assert errors == [], errors
+    context.close()
+
+
+def test_wrong_token_shows_the_problem(slow_gateway: Gateway, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{slow_gateway.url}/#token=not-a-token")
+    page.wait_for_selector("#jobs-error:not([hidden])")
+    assert "unknown token" in page.inner_text("#jobs-error")
+    context.close()
+
+
+def test_cancel_from_the_page(slow_gateway: Gateway, browser: Any, two_page_pdf: Path) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{slow_gateway.url}/#token={TOKEN}")
+    page.set_input_files("#pdf-file", str(two_page_pdf))
+    page.click("#upload-button")
+    page.wait_for_selector('#job-state[data-state="OMR_PROCESSING"]', timeout=30_000)
+    page.click("#cancel-button")
+    page.wait_for_selector('#job-state[data-state="CANCELLED"]', timeout=30_000)
+    assert page.is_hidden("#cancel-button")
+    assert page.is_hidden("#downloads")
+    assert page.is_visible("#job-error")
+    context.close()
+
+
+def test_an_upload_that_is_not_a_pdf_is_refused_with_the_reason(
+    slow_gateway: Gateway, browser: Any, tmp_path: Path
+) -> None:
+    not_a_pdf = tmp_path / "notes.pdf"
+    not_a_pdf.write_text("these are not sheet music")
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{slow_gateway.url}/#token={TOKEN}")
+    page.set_input_files("#pdf-file", str(not_a_pdf))
+    page.click("#upload-button")
+    page.wait_for_selector("#upload-error:not([hidden])")
+    assert "not a PDF" in page.inner_text("#upload-error")
+    assert page.is_hidden("#job-section")
+    context.close()
