@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -9,9 +10,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _default_model_dir() -> Path:
-    # Imported lazily: the manifest module belongs to the model side and may read ETUDE_MODEL_DIR.
-    from omr_server.tokens.manifest import default_model_dir
-
+    # The model side owns the convention (models/etude-omr-v1, or ETUDE_MODEL_DIR).
+    try:
+        from omr_server.tokens.manifest import default_model_dir
+    except ImportError:  # model code not installed: same convention, spelled out
+        env = os.environ.get("ETUDE_MODEL_DIR")
+        return Path(env) if env else Path(__file__).resolve().parent.parent / "models" / "etude-omr-v1"
     return default_model_dir()
 
 
