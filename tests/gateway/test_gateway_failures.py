@@ -240,3 +240,33 @@ async def test_jobs_spread_over_several_omr_servers(tmp_path: Path, start: Any) 
     finally:
         for server in servers:
             server.kill()
+
+
+async def test_upload_while_store_is_down_is_503_and_stores_no_row(
+    tmp_path: Path, omr: OmrProcess, start: Any, s3: tuple[Any, str]
+) -> None:
+    import httpx
+
+    server, endpoint = s3
+    gateway = await start(
+        f"sqlite+aiosqlite:///{tmp_path / 'etude.db'}",
+        omr,
+        objects="s3://etude-test/down",
+        s3_endpoint_url=endpoint,
+        s3_create_bucket=True,
+        s3_access_key_id="testing",
+        s3_secret_access_key="testing",
+        store_retry_seconds=1.0,
+    )
+    server.stop()
+    try:
+        async with httpx.AsyncClient(base_url=gateway.http_url, timeout=30) as client:
+            response = await client.post(
+                "/v1/jobs",
+                content=blank_pdf(1),
+                headers={"authorization": "Bearer token-alice", "content-type": "application/pdf"},
+            )
+    finally:
+        server.start()
+    assert response.status_code == 503 and response.json()["reason"] == "STORE_DOWN"
+    assert (await gateway.core.repo.list_jobs("alice"))[0] == []

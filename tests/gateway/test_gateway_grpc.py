@@ -149,6 +149,18 @@ async def test_idempotent_create_list_and_owners(stub: jobs_grpc.JobServiceStub)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+async def test_cancel_over_grpc(gateway: GatewayHandle, stub: jobs_grpc.JobServiceStub) -> None:
+    # A long document on a slow path: 40 pages at 0.05 s each keeps the job busy for 2 s.
+    job = await create(stub, blank_pdf(40))
+    cancelled = await stub.CancelJob(
+        jobs_pb2.CancelJobRequest(job_id=job.id, reason="wrong file"), metadata=ALICE
+    )
+    assert cancelled.job.state == jobs_pb2.JOB_STATE_CANCELLED and cancelled.job.error == "wrong file"
+    events = await watch_to_end(stub, job.id)
+    assert events[-1].job.state == jobs_pb2.JOB_STATE_CANCELLED
+    assert cancelled.job.transitions[-1].to_state == jobs_pb2.JOB_STATE_CANCELLED
+
+
 async def test_bad_requests_get_clear_statuses(stub: jobs_grpc.JobServiceStub) -> None:
     cases = [
         (upload(b"hello, not a pdf"), grpc.StatusCode.INVALID_ARGUMENT, "NOT_A_PDF"),

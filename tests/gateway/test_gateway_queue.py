@@ -178,3 +178,10 @@ async def test_many_workers_claim_each_job_once_on_postgres(postgres_url: str, t
             await queue.engine.dispose()
     finally:
         await engine.dispose()
+
+
+async def test_concurrent_replays_of_one_idempotency_key_make_one_job(repo: JobRepository) -> None:
+    pdf = blank_pdf(1)
+    views = await asyncio.gather(*(repo.create("alice", pdf, idempotency_key="race") for _ in range(5)))
+    assert len({v.row["id"] for v in views}) == 1
+    assert len((await repo.list_jobs("alice"))[0]) == 1
