@@ -85,6 +85,12 @@ async def _transcribe(args: argparse.Namespace) -> score_pb2.Score:
     overrides = {"model_dir": args.model_dir} if args.model_dir else {}
     settings = OmrSettings(metrics_port=None, **overrides)  # type: ignore[arg-type]
     pdf = args.input.read_bytes()
+    # Refuse a bad PDF before spending seconds on loading the model.
+    from omr_server.pages.validate import PDFIUM_LOCK, PdfLimits, open_pdf
+
+    document = open_pdf(pdf, PdfLimits(settings.max_pdf_bytes, settings.max_pages, settings.max_page_pixels))
+    with PDFIUM_LOCK:
+        document.close()
     engine = await OmrEngine.load(settings)
     try:
         header = None

@@ -206,14 +206,14 @@ class OmrEngine:
 
 def load_recognizer(settings: OmrSettings) -> tuple[Recognizer, score_pb2.ModelInfo]:
     """The recognizer and its ModelInfo; FileNotFoundError names the missing model folder."""
-    from omr_server.tokens.recognizer import StaffRecognizer
-
     model_dir = Path(settings.model_dir)
     if not (model_dir / "manifest.json").is_file():
         raise FileNotFoundError(
             f"no recognition model in {model_dir} (manifest.json missing); set ETUDE_OMR_MODEL_DIR "
             "or ETUDE_MODEL_DIR to a model folder"
         )
+    from omr_server.tokens.recognizer import StaffRecognizer
+
     recognizer = StaffRecognizer.load(model_dir, providers=settings.providers or None)
     manifest = recognizer.manifest
     info = score_pb2.ModelInfo(name=manifest.name, version=manifest.version, sha256=manifest.sha256)
