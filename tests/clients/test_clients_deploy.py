@@ -5,6 +5,7 @@ real gRPC health service."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -59,8 +60,30 @@ def test_compose_files_validate(files: list[str]) -> None:
     assert gateway["ETUDE_GATEWAY_OMR_TOKEN"] == services["omr"]["environment"]["ETUDE_OMR_AUTH_TOKEN"]
     for name in ("postgres", "minio", "omr", "gateway"):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} has no health check"
+    for name in ("omr", "gateway"):
+        check_settings_names(services[name]["environment"], f"compose service {name}")
     device = services["omr"]["build"]["args"]["DEVICE"]
     assert device == ("gpu" if "compose.gpu.yaml" in files else "cpu")
+
+
+def check_settings_names(environment: dict[str, str], where: str) -> None:
+    """Every ETUDE_GATEWAY_* / ETUDE_OMR_* variable names a settings field (pydantic-settings
+    ignores unknown names silently, so a typo would just not apply) and parses."""
+    from gateway.settings import GatewaySettings
+    from omr_server.settings import OmrSettings
+
+    for prefix, settings_class in (("ETUDE_GATEWAY_", GatewaySettings), ("ETUDE_OMR_", OmrSettings)):
+        fields = {name.upper() for name in settings_class.model_fields}
+        mine = {key: value for key, value in environment.items() if key.startswith(prefix)}
+        unknown = {key for key in mine if key.removeprefix(prefix) not in fields}
+        assert not unknown, f"{where}: {sorted(unknown)} are not {settings_class.__name__} fields"
+        with pytest.MonkeyPatch.context() as patch:
+            for key in [key for key in os.environ if key.startswith(prefix)]:
+                patch.delenv(key)
+            for key, value in mine.items():
+                if "$(" not in value:  # Kubernetes expands $(VAR) itself
+                    patch.setenv(key, value)
+            settings_class()  # parses the environment as the server will
 
 
 def k8s_documents() -> list[dict[str, Any]]:
@@ -110,6 +133,12 @@ def test_k8s_manifests_reference_what_exists() -> None:
                     if kind in spec:
                         port = spec[kind]["port"]
                         assert port in ports or port in ports.values(), f"{name}: {probe} port {port}"
+    for name, config_map in by_kind["ConfigMap"].items():
+        check_settings_names(config_map["data"], f"config map {name}")
+    for name, workload in workloads.items():
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            names = {v["name"]: v["value"] for v in container.get("env", []) if "value" in v}
+            check_settings_names(names, f"{name} env")
     for name, service in by_kind["Service"].items():
         selector = service["spec"]["selector"]
         assert any(selector.items() <= labels.items() for labels in pod_labels), (
