@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -35,32 +36,51 @@ def _reachable(host: str, port: int) -> bool:
     return False
 
 
+def _as_cluster_owner() -> list[str]:
+    """initdb refuses to run as root: there, run the cluster as the `postgres` system user."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("running as root and there is no `postgres` user to own a throw-away cluster")
+    return ["runuser", "-u", "postgres", "--"]
+
+
 @contextlib.contextmanager
 def _throwaway_cluster() -> Iterator[tuple[str, int]]:
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not bins:
         pytest.skip("no Postgres reachable at 127.0.0.1:5432 and no initdb installed to start one")
     bindir = Path(bins[-1]).parent
+    prefix = _as_cluster_owner()
     data = Path(tempfile.mkdtemp(prefix="etude-pg-"))
+    if prefix:
+        shutil.chown(data, "postgres")
     port = free_port()
     env = {**os.environ, "LC_ALL": "C"}
     try:
         subprocess.run(
-            [bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust"],
+            [*prefix, bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust"],
             check=True, capture_output=True, env=env,
         )  # fmt: skip
         subprocess.run(
-            [bindir / "pg_ctl", "-D", data, "-w", "-l", data / "log",
+            [*prefix, bindir / "pg_ctl", "-D", data, "-w", "-l", data / "log",
              "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
             check=True, capture_output=True, env=env,
         )  # fmt: skip
     except (subprocess.CalledProcessError, OSError) as error:
         shutil.rmtree(data, ignore_errors=True)
-        pytest.skip(f"could not start a throw-away Postgres cluster: {error}")
+        stderr = getattr(error, "stderr", b"") or b""
+        pytest.skip(
+            f"could not start a throw-away Postgres cluster: {error} {stderr.decode(errors='replace')[-300:]}"
+        )
     try:
         yield "127.0.0.1", port
     finally:
-        subprocess.run([bindir / "pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
+        subprocess.run(
+            [*prefix, bindir / "pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(data, ignore_errors=True)
 
 
