@@ -232,7 +232,16 @@ class JobRepository:
         query = query.order_by(jobs.c.id.desc()).limit(size + 1)
         async with self.engine.connect() as connection:
             rows = list((await connection.execute(query)).mappings())
-            views = [JobView(row, await load_transitions(connection, row["id"])) for row in rows[:size]]
+            ids = [row["id"] for row in rows[:size]]
+            result = await connection.execute(
+                select(job_transitions)
+                .where(job_transitions.c.job_id.in_(ids))
+                .order_by(job_transitions.c.id)
+            )
+            by_job: dict[str, list[Mapping[Any, Any]]] = {job_id: [] for job_id in ids}
+            for transition in result.mappings():
+                by_job[transition["job_id"]].append(transition)
+            views = [JobView(row, by_job[row["id"]]) for row in rows[:size]]
         next_token = rows[size - 1]["id"] if len(rows) > size else ""
         return views, next_token
 

@@ -76,7 +76,13 @@ class Worker:
             if lease is None:
                 await self.events.wait_work(self.settings.poll_seconds)
                 continue
-            await self.process(lease)
+            try:
+                await self.process(lease)
+            except Exception:
+                # Even recording the outcome failed (database down): the lease will expire and
+                # the job will be taken up again; this worker carries on.
+                log.exception("job %s: could not record the attempt's outcome", lease.job_id)
+                await asyncio.sleep(self.settings.poll_seconds)
 
     async def process(self, lease: Lease) -> None:
         """Runs one claimed attempt to its end, whatever happens."""
