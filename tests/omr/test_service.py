@@ -219,8 +219,11 @@ async def test_health_serves_only_after_warm_up_and_stops_on_shutdown() -> None:
             assert (await handle.health.Check(health_pb2.HealthCheckRequest(service=""), None)).status == (
                 health_pb2.HealthCheckResponse.NOT_SERVING
             )
-            rest = [event async for event in call]
+            rest = []
+            while (event := await call.read()) is not grpc.aio.EOF:
+                rest.append(event)
             assert rest[-1].WhichOneof("event") == "summary"
+            assert await call.code() == grpc.StatusCode.OK
             await stopping
     finally:
         await handle.stop(0)
