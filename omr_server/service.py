@@ -79,6 +79,14 @@ class OmrServicer(omr_service_pb2_grpc.OmrServiceServicer):
             metrics.REQUESTS.labels("OK").inc()
         except RequestError as error:
             await _abort(context, error)
+        except Exception:  # a bug or a model failure: logged here, one clear status for the client
+            log.exception("RecognizeDocument failed")
+            await _abort(
+                context,
+                RequestError(
+                    grpc.StatusCode.INTERNAL, "INTERNAL", "the OMR server failed while reading the document"
+                ),
+            )
         finally:
             state.in_flight -= 1
             metrics.IN_FLIGHT.dec()
