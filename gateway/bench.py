@@ -7,8 +7,8 @@ minute it completes.
 3. gateway, all at once: `--jobs` uploads in flight together, `--workers` workers; jobs/minute.
 
 The results cache is off so every job really runs. Without `--omr-address` an OMR server is
-started in-process (it needs the model); without `--pdf` a synthetic PDF of `--pages` blank
-pages is used (good for the gateway's overhead, not for recognition speed).
+started in-process (it needs the model). Without `--pdf` the bundled examples/engraved-piano.pdf
+is used, or, with `--synthetic`, `--pages` blank pages (good for the gateway's overhead alone).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+BUNDLED_PDF = Path(__file__).resolve().parent.parent / "examples" / "engraved-piano.pdf"
+
 if TYPE_CHECKING:
     from etude.jobs.v1 import job_service_pb2_grpc as jobs_grpc
     from etude.omr.v1 import omr_service_pb2 as omr_pb2
@@ -31,7 +33,8 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pdf", type=Path, help="the PDF to submit (default: synthetic blank pages)")
+    parser.add_argument("--pdf", type=Path, help=f"the PDF to submit (default: {BUNDLED_PDF.name})")
+    parser.add_argument("--synthetic", action="store_true", help="submit blank pages instead of a PDF")
     parser.add_argument("--pages", type=int, default=3, help="pages of the synthetic PDF (default 3)")
     parser.add_argument("--omr-address", help="an OMR server to use (default: start one in-process)")
     parser.add_argument(
@@ -74,8 +77,12 @@ async def _bench(args: argparse.Namespace) -> int:
     from gateway.server import start_gateway
     from gateway.settings import GatewaySettings
 
-    pdf = args.pdf.read_bytes() if args.pdf else synthetic_pdf(args.pages)
-    source = str(args.pdf) if args.pdf else f"synthetic, {args.pages} blank pages"
+    path = None if args.synthetic else (args.pdf or BUNDLED_PDF)
+    if path is not None and not path.is_file():
+        print(f"etude bench gateway: error: no PDF at {path} (give --pdf or --synthetic)")
+        return 2
+    pdf = path.read_bytes() if path else synthetic_pdf(args.pages)
+    source = str(path) if path else f"synthetic, {args.pages} blank pages"
     options = omr_pb2.RecognitionOptions(dpi=args.dpi)
     omr_handle = None
     address = args.omr_address
@@ -159,7 +166,9 @@ async def _via_gateway(
     requests = [jobs_pb2.CreateJobRequest(metadata=jobs_pb2.CreateJobMetadata(options=options))]
     requests += [jobs_pb2.CreateJobRequest(chunk=pdf[i : i + chunk]) for i in range(0, len(pdf), chunk)]
     job = (await stub.CreateJob(iter(requests))).job
-    state = job.state
+    last = job
     async for event in stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job.id)):
-        state = event.job.state
-    return int(state)
+        last = event.job
+    if last.state != jobs_pb2.JOB_STATE_OMR_COMPLETED:
+        print(f"job {last.id} ended {jobs_pb2.JobState.Name(last.state)}: {last.error}")
+    return int(last.state)

@@ -201,15 +201,22 @@ class JobRepository:
             return JobView(row, await load_transitions(connection, row["id"]))
 
     async def get(self, owner: str, job_id: str) -> JobView:
-        async with self.engine.connect() as connection:
-            row = (
-                (await connection.execute(select(jobs).where(jobs.c.id == job_id, jobs.c.owner == owner)))
-                .mappings()
-                .first()
-            )
-            if row is None:
-                raise NotFoundError(f"no job {job_id!r}", reason="NO_SUCH_JOB", field="job_id")
-            return JobView(row, await load_transitions(connection, job_id))
+        # The row and its transitions are two reads (each its own snapshot under READ COMMITTED
+        # and SQLite autocommit); every state change writes both in one transaction, so when
+        # the newest transition disagrees with the row a commit fell in between: read again.
+        for _ in range(10):
+            async with self.engine.connect() as connection:
+                row = (
+                    (await connection.execute(select(jobs).where(jobs.c.id == job_id, jobs.c.owner == owner)))
+                    .mappings()
+                    .first()
+                )
+                if row is None:
+                    raise NotFoundError(f"no job {job_id!r}", reason="NO_SUCH_JOB", field="job_id")
+                view = JobView(row, await load_transitions(connection, job_id))
+            if not view.transitions or view.transitions[-1]["to_state"] == row["state"]:
+                break
+        return view
 
     async def list_jobs(
         self, owner: str, *, page_size: int = 0, page_token: str = "", state: JobState | None = None
