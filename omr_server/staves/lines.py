@@ -54,37 +54,57 @@ def line_candidates(line_ink: np.ndarray, metrics: StaffMetrics, min_width: floa
     return candidates
 
 
+def _strongest_near(
+    candidates: list[LineCandidate], start: int, expected: float, tolerance: float
+) -> LineCandidate | None:
+    """The strongest candidate from `start` on within `tolerance` of `expected` (rows sorted)."""
+    best: LineCandidate | None = None
+    for candidate in candidates[start:]:
+        if candidate.y > expected + tolerance:
+            break
+        if candidate.y >= expected - tolerance and (best is None or candidate.strength > best.strength):
+            best = candidate
+    return best
+
+
 def chain_staves(candidates: list[LineCandidate], interline: float) -> list[tuple[float, ...]]:
-    """Non-overlapping groups of five candidates one interline apart, strongest groups first.
+    """Non-overlapping groups of five lines one interline apart, strongest groups first.
 
     Beams and other long strokes inside a staff also peak; chaining from every start and keeping
-    the chains whose weakest line is strongest lets the real lines win over them.
+    the chains whose weakest line is strongest lets the real lines win over them. One inner line
+    may be missing (faint or broken in a scan, lost at low dpi): it is interpolated, and such a
+    chain ranks below complete ones.
     """
     tolerance = interline * _SPACING_TOLERANCE
-    chains: list[tuple[float, list[LineCandidate]]] = []
-    for start, first in enumerate(candidates):
-        chain = [first]
-        index = start + 1
-        while len(chain) < LINES_PER_STAFF:
-            expected = chain[-1].y + interline
-            window = []
-            while index < len(candidates) and candidates[index].y <= expected + tolerance:
-                if candidates[index].y >= expected - tolerance:
-                    window.append(candidates[index])
-                index += 1
-            if not window:
+    position = {id(candidate): index for index, candidate in enumerate(candidates)}
+    chains: list[tuple[float, list[float]]] = []
+    for first in candidates:
+        lines = [first]
+        ys = [first.y]
+        interpolated = False
+        while len(ys) < LINES_PER_STAFF:
+            after = position[id(lines[-1])] + 1
+            found = _strongest_near(candidates, after, ys[-1] + interline, tolerance)
+            if found is None and not interpolated and 1 <= len(ys) <= LINES_PER_STAFF - 2:
+                found = _strongest_near(candidates, after, ys[-1] + 2 * interline, tolerance)
+                if found is not None:
+                    ys.append((ys[-1] + found.y) / 2)
+                    interpolated = True
+            if found is None:
                 break
-            chain.append(max(window, key=lambda candidate: candidate.strength))
-        if len(chain) == LINES_PER_STAFF:
-            chains.append((min(candidate.strength for candidate in chain), chain))
+            lines.append(found)
+            ys.append(found.y)
+        if len(ys) == LINES_PER_STAFF:
+            score = min(line.strength for line in lines) * (0.5 if interpolated else 1.0)
+            chains.append((score, ys))
     accepted: list[tuple[float, float]] = []
     staves: list[tuple[float, ...]] = []
-    for _, chain in sorted(chains, key=lambda item: -item[0]):
-        top, bottom = chain[0].y, chain[-1].y
+    for _, ys in sorted(chains, key=lambda item: -item[0]):
+        top, bottom = ys[0], ys[-1]
         if any(top <= b + interline / 2 and bottom >= t - interline / 2 for t, b in accepted):
             continue
         accepted.append((top, bottom))
-        staves.append(tuple(candidate.y for candidate in chain))
+        staves.append(tuple(ys))
     return sorted(staves)
 
 

@@ -7,6 +7,8 @@ staves are paired by spacing instead: staves of a system sit closer than systems
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from omr_server.staves.layout import Staff, StaffMetrics, System
@@ -45,7 +47,7 @@ def braced(ink: np.ndarray, upper: Staff, lower: Staff, metrics: StaffMetrics) -
 
 
 def _joined_by_spacing(staves: list[Staff]) -> list[bool]:
-    gaps = [lower.top - upper.bottom for upper, lower in zip(staves, staves[1:], strict=False)]
+    gaps = [lower.top - upper.bottom for upper, lower in itertools.pairwise(staves)]
     if not gaps or max(gaps) < min(gaps) * _SPACING_RATIO:
         return [False] * len(gaps)
     threshold = (max(gaps) + min(gaps)) / 2
@@ -55,7 +57,7 @@ def _joined_by_spacing(staves: list[Staff]) -> list[bool]:
 def group_systems(ink: np.ndarray, staves: list[Staff], metrics: StaffMetrics) -> list[System]:
     """Systems in reading order (top to bottom), each with its staves top to bottom."""
     staves = sorted(staves, key=lambda staff: staff.top)
-    joins = [connected(ink, a, b, metrics) for a, b in zip(staves, staves[1:], strict=False)]
+    joins = [connected(ink, a, b, metrics) for a, b in itertools.pairwise(staves)]
     by_connector = any(joins)
     if not by_connector:
         joins = _joined_by_spacing(staves)

@@ -75,3 +75,15 @@ def test_staff_crop_puts_lines_where_the_model_expects_them() -> None:
         assert rows[expected - 1 : expected + 2].max() > 0.3
     for space in (36, 44, 52, 60):
         assert rows[space] < 0.2
+
+
+@pytest.mark.parametrize("dpi", [150, 200])
+def test_lower_dpi_renders_keep_every_staff(dpi: int) -> None:
+    from omr_server.pages.rasterise import rasterise_page
+    from omr_server.pages.validate import PdfLimits, open_pdf
+    from tests.omr.pdfs import piano_pdf
+
+    document = open_pdf(piano_pdf(), PdfLimits(10_000_000, 10, 40_000_000))
+    for index, page in enumerate(piano_pages()):
+        layout = detect_layout(rasterise_page(document, index, dpi))
+        assert (len(layout.staves), len(layout.systems)) == (page.staves, page.systems)
