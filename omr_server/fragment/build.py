@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Protocol
 
 from etude.ir.v1 import events_pb2, notation_pb2, score_pb2
 
@@ -31,6 +32,15 @@ from omr_server.tokens.symbols import ClefSymbol, NoteSymbol, RestSymbol
 from omr_server.tokens.vocabulary import tokens_to_symbols
 
 DEFAULT_MEASURE_BEATS = Fraction(4)  # when no time signature was ever read
+
+
+class TokenReading(Protocol):
+    """What build_fragment needs of a model reading (the recognizer's StaffReading has it)."""
+
+    @property
+    def tokens(self) -> Sequence[str]: ...
+    @property
+    def token_probs(self) -> Sequence[float]: ...
 
 
 @dataclass(frozen=True)
@@ -279,7 +289,7 @@ class _PageBuilder:
 def build_fragment(
     page_index: int,
     layout: PageLayout,
-    readings: Sequence[StaffTokens],
+    readings: Sequence[TokenReading],
     context: ReadingContext,
 ) -> tuple[score_pb2.PageFragment, ReadingContext]:
     """The page's fragment and the context in force after it. `readings` follow `layout.staves`."""
