@@ -11,8 +11,9 @@ call) cancels the pages still in flight; their queued staves never reach the mod
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,10 +215,33 @@ def load_recognizer(settings: OmrSettings) -> tuple[Recognizer, score_pb2.ModelI
         )
     from omr_server.tokens.recognizer import StaffRecognizer
 
-    recognizer = StaffRecognizer.load(model_dir, providers=settings.providers or None)
+    recognizer = StaffRecognizer.load(model_dir, providers=choose_providers(settings.providers))
     manifest = recognizer.manifest
-    info = score_pb2.ModelInfo(name=manifest.name, version=manifest.version, sha256=manifest.sha256)
+    info = score_pb2.ModelInfo(
+        name=manifest.name, version=manifest.version, sha256=model_digest(manifest.sha256)
+    )
     return recognizer, info
+
+
+def choose_providers(configured: Sequence[str]) -> list[str]:
+    """The configured onnxruntime providers, else CUDA when this onnxruntime can use it, else CPU."""
+    if configured:
+        return list(configured)
+    import onnxruntime
+
+    available = onnxruntime.get_available_providers()
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def model_digest(file_digests: Mapping[str, str] | str) -> str:
+    """One sha256 for the model: over its manifest's `digest  name` lines (sha256sum style),
+    sorted by name; a manifest that states a single digest gives that digest."""
+    if isinstance(file_digests, str):
+        return file_digests
+    lines = "".join(f"{digest}  {name}\n" for name, digest in sorted(file_digests.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 def read_object(uri: str, expected_sha256: str, file_root: Path | None) -> bytes:
