@@ -92,6 +92,7 @@ async def _bench_document(engine: object, label: str, path: Path, args: argparse
     assert isinstance(engine, OmrEngine)
     stats = engine.batcher.stats
     batches_before, staves_before = stats.batches, stats.staves
+    stages_before = _stage_seconds()
     request = DocumentRequest(path.read_bytes(), args.dpi, 0, args.pages, path.name)
     started = time.perf_counter()
     first_fragment: float | None = None
@@ -108,8 +109,23 @@ async def _bench_document(engine: object, label: str, path: Path, args: argparse
     mean_batch = (stats.staves - staves_before) / batches if batches else 0.0
     per_page = elapsed / max(pages, 1)
     per_ten_staves = elapsed / max(staves, 1) * 10
+    stages = {name: seconds - stages_before[name] for name, seconds in _stage_seconds().items()}
     print(
         f"{label}: {path.name}: {pages} pages, {staves} staves, {notes} notes in {elapsed:.2f} s | "
         f"{per_page:.3f} s/page, {per_ten_staves:.3f} s per 10 staves, {pages / elapsed:.2f} pages/s, "
         f"first fragment {first_fragment or 0:.2f} s, mean batch {mean_batch:.1f} staves"
     )
+    layout, infer, decode = stages["layout"], stages["infer"], stages["decode"]
+    print(
+        f"  stages (overlapping): rasterise+layout+crop {layout / max(pages, 1):.3f} s/page, "
+        f"inference {infer:.2f} s in {batches} batches ({infer / max(batches, 1):.3f} s/batch), "
+        f"decode {decode / max(pages, 1):.3f} s/page"
+    )
+
+
+def _stage_seconds() -> dict[str, float]:
+    from prometheus_client import REGISTRY
+
+    names = {"layout": "etude_omr_layout_seconds_sum", "infer": "etude_omr_infer_seconds_sum"}
+    names["decode"] = "etude_omr_decode_seconds_sum"
+    return {stage: REGISTRY.get_sample_value(metric) or 0.0 for stage, metric in names.items()}
