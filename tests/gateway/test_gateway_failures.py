@@ -270,3 +270,38 @@ async def test_upload_while_store_is_down_is_503_and_stores_no_row(
         server.start()
     assert response.status_code == 503 and response.json()["reason"] == "STORE_DOWN"
     assert (await gateway.core.repo.list_jobs("alice"))[0] == []
+
+
+async def test_omr_down_past_the_retries_releases_the_job_until_it_is_back(
+    tmp_path: Path, start: Any
+) -> None:
+    omr = OmrProcess(free_port(), page_delay=0.02, log=tmp_path / "late-omr.jsonl")  # not started yet
+    gateway = await start(
+        f"sqlite+aiosqlite:///{tmp_path / 'etude.db'}",
+        omr,
+        omr_retries=1,
+        omr_info_deadline_seconds=0.3,
+        retry_delay_seconds=0.2,
+        max_attempts=50,
+    )
+    job_id = (await gateway.core.repo.create("alice", blank_pdf(2))).row["id"]
+
+    async def released() -> bool:
+        job = await state_of(gateway, job_id)
+        return job.attempts >= 2 and job.state != JobState.OMR_FAILED.to_proto()
+
+    await wait_until(released)
+    omr.start()
+    try:
+
+        async def completed() -> bool:
+            return (await state_of(gateway, job_id)).state == JobState.OMR_COMPLETED.to_proto()
+
+        await wait_until(completed)
+    finally:
+        omr.kill()
+    job = await state_of(gateway, job_id)
+    back_to_pending = [
+        t for t in job.transitions if t.to_state == JobState.PENDING.to_proto() and "retrying" in t.reason
+    ]
+    assert back_to_pending and all("OMR server" in t.reason for t in back_to_pending)
