@@ -16,10 +16,10 @@ _NEGLIGIBLE_DEGREES = 0.05
 
 def estimate_skew(ink: np.ndarray) -> float:
     """Skew in degrees (counter-clockwise positive, as PIL rotates) of the ink's horizontal lines."""
-    ys, xs = np.nonzero(ink[:, ::4])
+    ys, xs = np.nonzero(ink[:, ::8])
     if len(ys) < 1000:
         return 0.0
-    columns = xs.astype(np.float64) * 4
+    columns = xs.astype(np.float64) * 8
     rows_at = ys.astype(np.float64)
     height = ink.shape[0]
 
