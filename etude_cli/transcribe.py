@@ -114,7 +114,9 @@ async def _transcribe(args: argparse.Namespace) -> score_pb2.Score:
         await engine.close()
     assert header is not None
     if not any(fragment.notes or fragment.rests for fragment in fragments):
-        raise NoMusicError(f"{args.input}: no music found on {len(fragments)} page(s); nothing written")
+        staves = sum(fragment.staff_count for fragment in fragments)
+        found = f"the model read no note or rest on {staves} staves" if staves else "no staff found"
+        raise NoMusicError(f"{args.input}: {found} ({len(fragments)} page(s)); nothing written")
     provenance = score_pb2.Provenance(
         producer="etude-omr",
         service_version=SERVICE_VERSION,
