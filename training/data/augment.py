@@ -33,8 +33,10 @@ def degrade(page: np.ndarray, rng: random.Random, space: float, strength: float)
     if rng.random() < 0.5 * strength:  # ink bleed or thinning
         size = 2 if space > 12 else 1
         if size > 1:
-            img = ndimage.grey_erosion(img, size=(size, size)) if rng.random() < 0.6 else ndimage.grey_dilation(
-                img, size=(size, size)
+            img = (
+                ndimage.grey_erosion(img, size=(size, size))
+                if rng.random() < 0.6
+                else ndimage.grey_dilation(img, size=(size, size))
             )
     if rng.random() < 0.7 * strength:
         img = ndimage.gaussian_filter(img, sigma=rng.uniform(0.3, 1.2) * space / 12)
@@ -46,7 +48,9 @@ def degrade(page: np.ndarray, rng: random.Random, space: float, strength: float)
         grad = np.linspace(rng.uniform(-15, 15), rng.uniform(-15, 15), w, dtype=np.float32)[None, :]
         img = ink + (img / 255.0) * (low - ink) + grad
     if rng.random() < 0.8 * strength:
-        img = img + np.random.default_rng(rng.randrange(2**32)).normal(0, rng.uniform(3, 25), img.shape)
+        img = img + np.random.default_rng(rng.randrange(2**32)).normal(
+            0, rng.uniform(3, 25), img.shape
+        ).astype(np.float32)
     if rng.random() < 0.3 * strength:  # salt and pepper specks
         noise = np.random.default_rng(rng.randrange(2**32)).random(img.shape)
         img[noise < 0.002 * strength] = 40
@@ -58,7 +62,9 @@ def degrade(page: np.ndarray, rng: random.Random, space: float, strength: float)
     if rng.random() < 0.3 * strength:  # down- and up-sampling
         h, w = out.shape
         f = rng.uniform(0.5, 0.85)
-        small = Image.fromarray(out).resize((max(1, int(w * f)), max(1, int(h * f))), Image.Resampling.BILINEAR)
+        small = Image.fromarray(out).resize(
+            (max(1, int(w * f)), max(1, int(h * f))), Image.Resampling.BILINEAR
+        )
         out = np.asarray(small.resize((w, h), Image.Resampling.BILINEAR))
     if rng.random() < 0.4 * strength:
         buf = io.BytesIO()
@@ -70,4 +76,6 @@ def degrade(page: np.ndarray, rng: random.Random, space: float, strength: float)
 
 
 def rotate(page: np.ndarray, degrees: float) -> np.ndarray:
-    return np.asarray(Image.fromarray(page).rotate(degrees, resample=Image.Resampling.BILINEAR, fillcolor=255))
+    return np.asarray(
+        Image.fromarray(page).rotate(degrees, resample=Image.Resampling.BILINEAR, fillcolor=255)
+    )

@@ -2,8 +2,8 @@
 
 Each shard is an .npz of N staff crops (uint8, ink = 255, height = the model input height,
 concatenated along the width) with their token sequences. Rendering is resumable: shards that
-exist are skipped (each shard is seeded by its index). Sources per shard: synthetic pieces, Mozart training movements (never
-the dev-set movements), and the music21 corpus.
+exist are skipped (each shard is seeded by its index). Sources per shard: synthetic pieces,
+Mozart training movements (never the dev-set movements), and the music21 corpus.
 """
 
 from __future__ import annotations
@@ -33,12 +33,16 @@ def _rotated(y: float, x: float, cx: float, cy: float, degrees: float) -> float:
     return cy - (x - cx) * math.sin(a) + (y - cy) * math.cos(a)
 
 
-def render_piece(piece: Piece, rng: random.Random, height: int, strength: float) -> list[tuple[np.ndarray, list[str]]]:
+def render_piece(
+    piece: Piece, rng: random.Random, height: int, strength: float
+) -> list[tuple[np.ndarray, list[str]]]:
     """Crops and tokens of every staff of one engraved piece."""
     labels = [symbols_to_tokens(staff_symbols(piece, s)) for s in range(len(piece.staves))]
     space_px = rng.uniform(9, 26)
     decorations = rng.choice([0.0, 0.5, 1.0, 2.0])
-    engraving = engrave(piece_to_musicxml(piece, rng=rng, decorations=decorations), rng, len(piece.staves), space_px)
+    engraving = engrave(
+        piece_to_musicxml(piece, rng=rng, decorations=decorations), rng, len(piece.staves), space_px
+    )
     page = engraving.page
     degrees = rng.uniform(-0.4, 0.4) if rng.random() < 0.4 * strength else 0.0
     if degrees:
@@ -154,8 +158,18 @@ def main(argv: list[str] | None = None) -> None:
         write_shard(path, samples)
         took = time.time() - start
         counts = {k: sum(1 for s in samples if s[2] == k) for k in mix}
-        print(json.dumps({"shard": path.name, "staves": len(samples), "seconds": round(took, 1),
-                          "staves_per_hour": round(len(samples) / took * 3600), "kinds": counts}), flush=True)  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "shard": path.name,
+                    "staves": len(samples),
+                    "seconds": round(took, 1),
+                    "staves_per_hour": round(len(samples) / took * 3600),
+                    "kinds": counts,
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,23 @@ from omr_server.tokens.symbols import TYPE_QUARTERS, ClefSymbol, TimeSymbol
 from omr_server.tokens.vocabulary import CLEF_TOKENS, POSITION_RANGE, TUPLETS, staff_position
 from training.data.score import Event, Measure, Piece, Pitch, spell_accidentals
 
-MUSIC21_COMPOSERS = ("bach", "beethoven", "mozart", "haydn", "schumann_robert", "schumann_clara", "chopin",
-                     "joplin", "schubert", "handel", "corelli", "cpebach", "weber", "verdi", "essenFolksong")  # fmt: skip
+MUSIC21_COMPOSERS = (
+    "bach",
+    "beethoven",
+    "mozart",
+    "haydn",
+    "schumann_robert",
+    "schumann_clara",
+    "chopin",
+    "joplin",
+    "schubert",
+    "handel",
+    "corelli",
+    "cpebach",
+    "weber",
+    "verdi",
+    "essenFolksong",
+)
 
 
 class Unsupported(ValueError):
@@ -49,16 +64,25 @@ def _event(n: m21.note.GeneralNote) -> Event:
         start, stop = t.type == "start", t.type == "stop"
     pitches = []
     if not n.isRest:
-        notes = list(n.notes) if isinstance(n, m21.chord.Chord) else [n]
+        notes: list[m21.note.Note] = list(n.notes) if isinstance(n, m21.chord.Chord) else [n]  # type: ignore[list-item]
         for x in sorted(notes, key=lambda x: x.pitch.diatonicNoteNum):
             p = x.pitch
+            if p.octave is None:
+                raise Unsupported("pitch without octave")
             alter = int(p.accidental.alter) if p.accidental is not None else 0
             if alter != (p.accidental.alter if p.accidental is not None else 0):
                 raise Unsupported("microtone")
             tie = x.tie if x.tie is not None else n.tie
             tie_type = tie.type if tie is not None else None
-            pitches.append(Pitch(p.step, int(p.octave), alter, tie_type in ("start", "continue"),
-                                 tie_type in ("stop", "continue")))  # fmt: skip
+            pitches.append(
+                Pitch(
+                    p.step,
+                    int(p.octave or 4),
+                    alter,
+                    tie_type in ("start", "continue"),
+                    tie_type in ("stop", "continue"),
+                )
+            )
     return Event(d.type, int(d.dots), pitches, tuplet, start, stop, bool(d.isGrace))
 
 
@@ -176,8 +200,17 @@ def snippets(parts: list[list[tuple[Measure, Fraction]]], rng: random.Random) ->
 
 
 def _copy(e: Event) -> Event:
-    return Event(e.note_type, e.dots, [Pitch(p.step, p.octave, p.alter, p.tie_start, p.tie_stop) for p in e.pitches],
-                 e.tuplet, e.tuplet_start, e.tuplet_stop, e.grace, e.full_measure, e.clef)  # fmt: skip
+    return Event(
+        e.note_type,
+        e.dots,
+        [Pitch(p.step, p.octave, p.alter, p.tie_start, p.tie_stop) for p in e.pitches],
+        e.tuplet,
+        e.tuplet_start,
+        e.tuplet_stop,
+        e.grace,
+        e.full_measure,
+        e.clef,
+    )
 
 
 def score_pieces(score: m21.stream.Score, rng: random.Random, grand: bool) -> list[Piece]:
@@ -198,4 +231,6 @@ def load_score(path: Path) -> m21.stream.Score:
     score = m21.converter.parse(str(path))
     if isinstance(score, m21.stream.Opus):
         score = score.scores[0]
+    if not isinstance(score, m21.stream.Score):
+        raise Unsupported(f"{path} is not a score")
     return score

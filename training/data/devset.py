@@ -19,7 +19,11 @@ def devset_tiers(
 ) -> dict[str, list[Path]]:
     rng = random.Random(seed)
     root = corpora / MOZART
-    scanned = [k for k in sorted((root / "kern").glob("*.krn")) if (root / "reference-edition" / (k.stem + ".pdf")).exists()]
+    scanned = [
+        k
+        for k in sorted((root / "kern").glob("*.krn"))
+        if (root / "reference-edition" / (k.stem + ".pdf")).exists()
+    ]
     rng.shuffle(scanned)
     digital = scanned[per_tier:]
     rng.shuffle(digital)

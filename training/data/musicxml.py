@@ -10,7 +10,7 @@ import math
 from fractions import Fraction
 from xml.sax.saxutils import escape
 
-from training.data.score import Event, Measure, Piece
+from training.data.score import Event, Measure, Piece, Pitch
 
 ACCIDENTAL_NAMES = {-2: "flat-flat", -1: "flat", 0: "natural", 1: "sharp", 2: "double-sharp"}
 BAR_STYLES = {"double": "light-light", "final": "light-heavy", "repeat-end": "light-heavy"}
@@ -106,8 +106,10 @@ class Decorations:
         if not self.chance(0.06):
             return ""
         placement = "below" if staff == 1 else "above"
-        return (f'<direction placement="{placement}"><direction-type><dynamics><{self.rng.choice(DYNAMICS)}/>'
-                f"</dynamics></direction-type><staff>{staff}</staff></direction>")  # fmt: skip
+        return (
+            f'<direction placement="{placement}"><direction-type><dynamics><{self.rng.choice(DYNAMICS)}/>'
+            f"</dynamics></direction-type><staff>{staff}</staff></direction>"
+        )
 
 
 def _note_xml(
@@ -123,7 +125,7 @@ def _note_xml(
     out = []
     extra = deco.notations(voice, is_last) if e.pitches and not e.grace else []
     duration = int(e.duration * divisions)
-    pitches = e.pitches or [None]
+    pitches: list[Pitch | None] = list(e.pitches) or [None]
     for k, p in enumerate(pitches):
         parts = []
         if e.grace:
@@ -187,16 +189,17 @@ def _measure_xml(piece: Piece, index: int, divisions: int, time_den: int | None,
     if first.time is not None:
         t = first.time
         symbol = f' symbol="{t.symbol}"' if t.symbol != "normal" else ""
-        attrs.append(f"<time{symbol}><beats>{t.numerator}</beats><beat-type>{t.denominator}</beat-type></time>")
+        attrs.append(
+            f"<time{symbol}><beats>{t.numerator}</beats><beat-type>{t.denominator}</beat-type></time>"
+        )
     if index == 0 and len(measures) > 1:
         attrs.append(f"<staves>{len(measures)}</staves>")
     attrs += [_clef_xml(m.clef, s) for s, m in enumerate(measures, start=1) if m.clef is not None]
     if attrs:
         parts.append("<attributes>" + "".join(attrs) + "</attributes>")
     if first.left_repeat:
-        parts.append(
-            '<barline location="left"><bar-style>heavy-light</bar-style><repeat direction="forward"/></barline>'
-        )
+        repeat = '<bar-style>heavy-light</bar-style><repeat direction="forward"/>'
+        parts.append(f'<barline location="left">{repeat}</barline>')
     voice_number = 0
     for s, m in enumerate(measures, start=1):
         for v, voice in enumerate(m.voices):

@@ -78,8 +78,8 @@ def engrave(musicxml: str, rng, n_staves: int, space_px: float) -> Engraving:
     if not tk.loadData(musicxml):
         raise ValueError("Verovio could not load the MusicXML")
     svg = tk.renderToSVG(1)
-    width_px, height_px = (int(x) for x in _SIZE.search(svg).groups())  # type: ignore[union-attr]
-    vb_w, vb_h = (int(x) for x in _VIEWBOX.search(svg).groups())  # type: ignore[union-attr]
+    width_px, _ = (int(x) for x in _SIZE.search(svg).groups())  # type: ignore[union-attr]
+    vb_w, _ = (int(x) for x in _VIEWBOX.search(svg).groups())  # type: ignore[union-attr]
     units_per_px = vb_w / width_px
     zoom = space_px / (SVG_SPACE_UNITS / units_per_px)
     png = resvg_py.svg_to_bytes(svg_string=svg, background="#ffffff", zoom=zoom)
@@ -106,6 +106,11 @@ def engrave(musicxml: str, rng, n_staves: int, space_px: float) -> Engraving:
         top = float(np.median([b[0] for b in boxes]))
         bottom = float(np.median([b[1] for b in boxes]))
         staves.append(
-            StaffGeometry(top * scale, bottom * scale, min(b[2] for b in boxes) * scale, max(b[3] for b in boxes) * scale)
+            StaffGeometry(
+                top * scale,
+                bottom * scale,
+                min(b[2] for b in boxes) * scale,
+                max(b[3] for b in boxes) * scale,
+            )
         )
     return Engraving(page, staves, (staves[0].bottom - staves[0].top) / 4)

@@ -79,7 +79,7 @@ def key_alter(fifths: int, step: str) -> int:
     if fifths > 0:
         return 1 if step in SHARP_ORDER[:fifths] else 0
     if fifths < 0:
-        return -1 if step in SHARP_ORDER[::-1][: -fifths] else 0
+        return -1 if step in SHARP_ORDER[::-1][:-fifths] else 0
     return 0
 
 
@@ -99,9 +99,7 @@ def spell_accidentals(piece: Piece, courtesy: float = 0.0, rng=None) -> None:
                         implied = state.get((p.step, p.octave), key_alter(fifths, p.step))
                         if p.tie_stop:
                             p.printed = None
-                        elif p.alter != implied:
-                            p.printed = p.alter
-                        elif rng is not None and courtesy and rng.random() < courtesy:
+                        elif p.alter != implied or (rng is not None and courtesy and rng.random() < courtesy):
                             p.printed = p.alter
                         else:
                             p.printed = None
@@ -139,8 +137,18 @@ def staff_symbols(piece: Piece, staff: int) -> list[StaffSymbol]:
                 else:
                     for k, p in enumerate(e.pitches):
                         out.append(
-                            NoteSymbol(p.step, p.octave, p.printed, e.note_type, e.dots, e.tuplet, e.grace,
-                                       chord=k > 0, tie_start=p.tie_start, voice=v)
-                        )  # fmt: skip
+                            NoteSymbol(
+                                p.step,
+                                p.octave,
+                                p.printed,
+                                e.note_type,
+                                e.dots,
+                                e.tuplet,
+                                e.grace,
+                                chord=k > 0,
+                                tie_start=p.tie_start,
+                                voice=v,
+                            )
+                        )
         out.append(BarlineSymbol(m.end))
     return out

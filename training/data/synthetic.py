@@ -16,18 +16,37 @@ from omr_server.tokens.vocabulary import pitch_at
 from training.data.score import Event, Measure, Piece, Pitch, key_alter, spell_accidentals
 
 SINGLE_CLEFS = [
-    (ClefSymbol("G", 2), 50), (ClefSymbol("F", 4), 25), (ClefSymbol("C", 3), 8), (ClefSymbol("C", 4), 7),
-    (ClefSymbol("G", 2, -1), 4), (ClefSymbol("C", 1), 2), (ClefSymbol("C", 2), 1), (ClefSymbol("F", 3), 1),
-    (ClefSymbol("C", 5), 1), (ClefSymbol("G", 1), 1),
-]  # fmt: skip
+    (ClefSymbol("G", 2), 50),
+    (ClefSymbol("F", 4), 25),
+    (ClefSymbol("C", 3), 8),
+    (ClefSymbol("C", 4), 7),
+    (ClefSymbol("G", 2, -1), 4),
+    (ClefSymbol("C", 1), 2),
+    (ClefSymbol("C", 2), 1),
+    (ClefSymbol("F", 3), 1),
+    (ClefSymbol("C", 5), 1),
+    (ClefSymbol("G", 1), 1),
+]
 TIMES = [
-    (TimeSymbol(4, 4), 14), (TimeSymbol(4, 4, "common"), 8), (TimeSymbol(3, 4), 14), (TimeSymbol(2, 4), 10),
-    (TimeSymbol(6, 8), 10), (TimeSymbol(2, 2, "cut"), 5), (TimeSymbol(2, 2), 2), (TimeSymbol(3, 8), 5),
-    (TimeSymbol(9, 8), 3), (TimeSymbol(12, 8), 3), (TimeSymbol(5, 4), 2), (TimeSymbol(7, 8), 2),
-    (TimeSymbol(6, 4), 2), (TimeSymbol(3, 2), 2), (TimeSymbol(5, 8), 2), (TimeSymbol(1, 4), 1),
-]  # fmt: skip
+    (TimeSymbol(4, 4), 14),
+    (TimeSymbol(4, 4, "common"), 8),
+    (TimeSymbol(3, 4), 14),
+    (TimeSymbol(2, 4), 10),
+    (TimeSymbol(6, 8), 10),
+    (TimeSymbol(2, 2, "cut"), 5),
+    (TimeSymbol(2, 2), 2),
+    (TimeSymbol(3, 8), 5),
+    (TimeSymbol(9, 8), 3),
+    (TimeSymbol(12, 8), 3),
+    (TimeSymbol(5, 4), 2),
+    (TimeSymbol(7, 8), 2),
+    (TimeSymbol(6, 4), 2),
+    (TimeSymbol(3, 2), 2),
+    (TimeSymbol(5, 8), 2),
+    (TimeSymbol(1, 4), 1),
+]
 # (note type, weight) per density level
-RHYTHM_WEIGHTS = {
+RHYTHM_WEIGHTS: dict[int, dict[str, float]] = {
     0: {"whole": 3, "half": 5, "quarter": 6, "eighth": 3, "16th": 1},
     1: {"half": 2, "quarter": 6, "eighth": 6, "16th": 3, "32nd": 0.5},
     2: {"quarter": 3, "eighth": 5, "16th": 6, "32nd": 2},
@@ -98,7 +117,9 @@ def _fill_voice(
                 continue
         # keep onsets on the grid of each note's own value, as real rhythms do
         candidates = [
-            (t, w) for t, w in weights.items() if TYPE_QUARTERS[t] <= remaining and used % TYPE_QUARTERS[t] == 0
+            (t, w)
+            for t, w in weights.items()
+            if TYPE_QUARTERS[t] <= remaining and used % TYPE_QUARTERS[t] == 0
         ]
         if not candidates:
             candidates = [
@@ -145,9 +166,13 @@ def random_piece(rng: random.Random) -> Piece:
     grand = rng.random() < 0.4
     if grand:
         clefs = rng.choices(
-            [[ClefSymbol("G", 2), ClefSymbol("F", 4)], [ClefSymbol("G", 2), ClefSymbol("G", 2)],
-             [ClefSymbol("F", 4), ClefSymbol("F", 4)]], [85, 8, 7],
-        )[0]  # fmt: skip
+            [
+                [ClefSymbol("G", 2), ClefSymbol("F", 4)],
+                [ClefSymbol("G", 2), ClefSymbol("G", 2)],
+                [ClefSymbol("F", 4), ClefSymbol("F", 4)],
+            ],
+            [85, 8, 7],
+        )[0]
     else:
         clefs = [_pick(rng, SINGLE_CLEFS)]
     fifths = max(-7, min(7, round(rng.gauss(0, 3))))
@@ -159,9 +184,7 @@ def random_piece(rng: random.Random) -> Piece:
     staves: list[list[Measure]] = [[] for _ in clefs]
     lengths: list[Fraction] = []
     current_clefs = list(clefs)
-    walkers = [
-        [_Voice(rng, rng.randint(-6, 2), rng.randint(8, 15)), _Voice(rng, -5, 4)] for _ in clefs
-    ]
+    walkers = [[_Voice(rng, rng.randint(-6, 2), rng.randint(8, 15)), _Voice(rng, -5, 4)] for _ in clefs]
     for i in range(n_measures):
         new_time = time if i == 0 else None
         new_key = fifths if i == 0 else None
@@ -187,7 +210,9 @@ def random_piece(rng: random.Random) -> Piece:
                 ]
             else:
                 max_chord = 5 if grand else 4
-                voices = [_fill_voice(rng, length, density, walkers[s][0], clef, fifths, chord_p, max_chord, rest_p)]
+                voices = [
+                    _fill_voice(rng, length, density, walkers[s][0], clef, fifths, chord_p, max_chord, rest_p)
+                ]
             staff.append(Measure(voices, new_clef, new_key, new_time, left_repeat))
     # barlines: shared by the staves of a system
     for i in range(n_measures):
