@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from omr_server.tokens.vocabulary import BOS_ID, EOS_ID, PAD_ID, encode
-from training.data.build import read_shard
+from training.data.shards import load_folder, read_shard
 
 
 @dataclass
@@ -127,15 +127,4 @@ class ShardStream:
 
 
 def load_fixed(folder: Path, limit: int | None = None) -> tuple[list[np.ndarray], list[list[str]], list[str]]:
-    """Every staff of the shards in `folder` (validation / evaluation), in a fixed order."""
-    images: list[np.ndarray] = []
-    tokens: list[list[str]] = []
-    kinds: list[str] = []
-    for path in sorted(folder.glob("shard-*.npz")):
-        i, t, k = read_shard(path)
-        images += i
-        tokens += t
-        kinds += k
-    if limit is not None:
-        images, tokens, kinds = images[:limit], tokens[:limit], kinds[:limit]
-    return images, tokens, kinds
+    return load_folder(folder, limit)

@@ -23,6 +23,7 @@ from training.data.augment import degrade, rotate
 from training.data.musicxml import piece_to_musicxml
 from training.data.render import engrave
 from training.data.score import Piece, staff_symbols
+from training.data.shards import write_shard
 
 MAX_WIDTH = 1280
 
@@ -99,24 +100,6 @@ class Sources:
                 del self.queue[i]
                 return kind, p
         raise AssertionError("unreachable")
-
-
-def write_shard(path: Path, samples: list[tuple[np.ndarray, list[str], str]]) -> None:
-    widths = np.array([img.shape[1] for img, _, _ in samples], np.int32)
-    pixels = np.concatenate([img for img, _, _ in samples], axis=1)
-    tokens = np.array([" ".join(t) for _, t, _ in samples])
-    kinds = np.array([k for _, _, k in samples])
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, pixels=pixels, widths=widths, tokens=tokens, kinds=kinds)
-    tmp.rename(path)
-
-
-def read_shard(path: Path) -> tuple[list[np.ndarray], list[list[str]], list[str]]:
-    with np.load(path) as z:
-        pixels, widths, tokens, kinds = z["pixels"], z["widths"], z["tokens"], z["kinds"]
-    offsets = np.concatenate([[0], np.cumsum(widths)])
-    images = [pixels[:, offsets[i] : offsets[i + 1]] for i in range(len(widths))]
-    return images, [str(t).split() for t in tokens], [str(k) for k in kinds]
 
 
 def build_shard(index: int, size: int, sources: Sources, height: int, clean_fraction: float) -> list:

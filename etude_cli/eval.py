@@ -1,0 +1,66 @@
+"""`etude eval`: measure the recognition model.
+
+    etude eval --synthetic data/val                 # symbol error rate on held-out rendered staves
+    etude eval --cases /tmp/devset                  # note F1 per tier on whole PDFs (omr-bench cases)
+
+The case folder is built with omr-bench: `python /work/shared/omr-bench/make_cases.py
+--corpora /work/shared/corpora --out /tmp/devset`. Prints progress, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model-dir", type=Path, default=None, help="model folder (default: the shipped model)"
+    )
+    parser.add_argument(
+        "--synthetic", type=Path, help="folder of held-out shards: symbol error rate per staff"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="at most this many staves")
+    parser.add_argument("--cases", type=Path, help="omr-bench case folder: note F1 per tier on whole PDFs")
+    parser.add_argument("--tiers", default="", help="comma-separated tiers (default: all)")
+    parser.add_argument("--cases-per-tier", type=int, default=None, help="at most this many cases per tier")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per case")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.synthetic is None and args.cases is None:
+        print("etude eval: error: give --synthetic DIR and/or --cases DIR", file=sys.stderr)
+        return 2
+    from omr_server.tokens.manifest import ManifestError, default_model_dir
+    from training.evaluation.run import devset_notes, synthetic_ser
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    model_dir = args.model_dir or default_model_dir()
+    figures: dict = {}
+    try:
+        if args.synthetic is not None:
+            figures["synthetic_ser"] = synthetic_ser(model_dir, args.synthetic, args.limit, log=log)
+        if args.cases is not None:
+            if not (args.cases / "cases.json").is_file():
+                print(
+                    f"etude eval: error: {args.cases}/cases.json not found (run make_cases.py)",
+                    file=sys.stderr,
+                )
+                return 2
+            tiers = [t for t in args.tiers.split(",") if t] or None
+            figures["note_f1"] = devset_notes(
+                args.cases, args.model_dir, tiers, args.cases_per_tier, args.timeout, log=log
+            )
+    except (FileNotFoundError, ManifestError) as error:
+        print(f"etude eval: error: {error}", file=sys.stderr)
+        return 1
+    line = json.dumps(figures)
+    print(line)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
+    return 0
