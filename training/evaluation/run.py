@@ -48,9 +48,8 @@ def synthetic_ser(
                 totals[kind] = totals.get(kind, 0) + len(references[i])
                 exact[kind] = exact.get(kind, 0) + (e == 0)
                 counts[kind] = counts.get(kind, 0) + 1
-        log(
-            f"ser: {min(start + batch, len(order))}/{len(order)} staves, SER so far {edits['all'] / totals['all']:.4f}"
-        )
+        done = min(start + batch, len(order))
+        log(f"ser: {done}/{len(order)} staves, SER so far {edits['all'] / totals['all']:.4f}")
     seconds = time.perf_counter() - started
     figures: dict[str, Any] = {
         kind: {
