@@ -1,0 +1,67 @@
+"""The data engine: labels come from the same piece as the engraving, and agree with it."""
+
+import random
+
+import music21 as m21
+import pytest
+
+from omr_server.tokens.symbols import NoteSymbol, RestSymbol
+from omr_server.tokens.vocabulary import symbols_to_tokens, tokens_to_symbols
+from training.data.devset import devset_tiers, training_movements
+from training.data.musicxml import piece_to_musicxml
+from training.data.score import staff_symbols
+from training.data.synthetic import random_piece
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_labels_match_the_musicxml_that_is_engraved(seed):
+    rng = random.Random(seed)
+    piece = random_piece(rng)
+    xml = piece_to_musicxml(piece, rng=rng)
+    parsed = m21.converter.parse(xml, format="musicxml")
+    sources = list(parsed.parts)  # music21 splits a grand staff into one PartStaff per staff
+    assert len(sources) == len(piece.staves)
+    for s, source in enumerate(sources):
+        labels = staff_symbols(piece, s)
+        assert tokens_to_symbols(symbols_to_tokens(labels)) == labels
+        # every labelled (non-grace) notehead is a note of the engraved staff, same pitch and type
+        labelled = sorted(
+            (n.step, n.octave, n.note_type) for n in labels if isinstance(n, NoteSymbol) and not n.grace
+        )
+        engraved = sorted(
+            (p.step, p.octave, n.duration.type)
+            for n in source.flatten().notes
+            if not n.duration.isGrace
+            for p in n.pitches
+        )
+        assert labelled == engraved
+        rests = [r for r in labels if isinstance(r, RestSymbol)]
+        assert len(rests) == len(source.flatten().getElementsByClass(m21.note.Rest))
+
+
+def test_dev_set_movements_are_never_trained_on():
+    tiers = devset_tiers()
+    held_out = [p for paths in tiers.values() for p in paths]
+    if not held_out:
+        pytest.skip("the Mozart corpus is not on this machine")
+    assert [len(paths) for paths in tiers.values()] == [10, 10, 10]
+    assert len(set(held_out)) == 30
+    train = training_movements()
+    assert len(train) == 39
+    assert not set(train) & set(held_out)
+
+
+def test_engraving_gives_one_crop_per_staff_with_exact_labels():
+    pytest.importorskip("verovio")
+    from training.data.build import render_piece
+
+    rng = random.Random(3)
+    piece = random_piece(rng)
+    crops = render_piece(piece, rng, height=96, strength=0.5)
+    assert len(crops) == len(piece.staves)
+    for s, (image, tokens) in enumerate(crops):
+        assert image.shape[0] == 96 and image.dtype.name == "uint8"
+        assert tokens == symbols_to_tokens(staff_symbols(piece, s))
+        # the staff lines sit on rows 32..64 (crop convention), give or take the detection jitter
+        rows = image[:, 10 : image.shape[1] - 10].mean(axis=1)
+        assert rows[28:69].mean() > rows[:20].mean()
