@@ -221,6 +221,10 @@ def test_upload_watch_compare_and_download(
 
     page.set_input_files("#pdf-file", str(pdf))
     page.click("#upload-button")
+    # While the job runs: pages turn green one by one, the original is already on screen.
+    page.wait_for_selector("#pages li.done", timeout=JOB_TIMEOUT_MS)
+    page.wait_for_selector("#original canvas", timeout=30_000)
+    page.screenshot(path=str(screenshot_dir / f"web-{gateway.label}-live.png"), full_page=True)
     page.wait_for_selector('#job-state[data-state="OMR_COMPLETED"]', timeout=JOB_TIMEOUT_MS)
     page.wait_for_function(
         "document.body.dataset.rendered && document.body.dataset.rendered.endsWith(':0')", timeout=60_000

@@ -159,6 +159,8 @@ function openJob(job) {
     finish(job);
   } else {
     watch(field(job, "id"));
+    // With the PDF at hand, show its first page while the music is being read.
+    if (view.pdfs.has(field(job, "id"))) showViewer().catch((error) => showError("#job-error", error));
   }
 }
 
@@ -223,6 +225,9 @@ function onEvent(message) {
     logEvent(message.event || "job", stateOf(view.job));
   }
   renderJob(view.job);
+  if (!view.score && !$("#viewer-section").hidden && !TERMINAL.has(stateOf(view.job))) {
+    renderPage().catch((error) => showError("#job-error", error));
+  }
   if (TERMINAL.has(stateOf(view.job))) {
     finish(view.job);
     refreshJobs();
@@ -253,6 +258,12 @@ function renderJob(job) {
     pages.append(item);
   }
   for (let index = 0; index < Math.min(pagesDone, pageCount); index++) markPage(index);
+  // Keep this job's row in the list in step.
+  const row = document.querySelector(`#jobs tr[data-job-id="${CSS.escape(String(field(job, "id")))}"]`);
+  if (row) {
+    row.cells[1].textContent = state.replace(/_/g, " ").toLowerCase();
+    row.cells[2].textContent = `${pagesDone}/${pageCount || "?"}`;
+  }
   if (state === "OMR_FAILED" || state === "CANCELLED") {
     showError("#job-error", new Error(field(job, "error") || state.toLowerCase()));
   }
@@ -286,7 +297,10 @@ async function cancelJob() {
 async function finish(job) {
   const done = stateOf(job) === "OMR_COMPLETED";
   $("#downloads").hidden = !done;
-  if (!done) return;
+  if (!done) {
+    $("#viewer-section").hidden = true;
+    return;
+  }
   const id = field(job, "id");
   try {
     const [ir, musicxml] = await Promise.all([
@@ -372,37 +386,53 @@ async function renderPage() {
   $("#prev-page").disabled = view.page === 0;
   $("#next-page").disabled = view.page >= pages - 1;
   $("#viewer-status").textContent = "rendering…";
+  const job = view.job;
   await Promise.all([renderOriginal(view.page), renderScore(view.page)]);
+  if (view.job !== job && field(view.job, "id") !== field(job, "id")) return; // another job opened meanwhile
   $("#viewer-status").textContent = "";
-  document.body.dataset.rendered = `${field(view.job, "id")}:${view.page}`;
+  // For tests and scripts: which job and page are on screen, once their score is.
+  if (view.score) document.body.dataset.rendered = `${field(view.job, "id")}:${view.page}`;
+}
+
+// The uploaded PDF of a job, parsed once by pdf.js (the loading task is kept per job).
+const pdfDocuments = new Map();
+
+async function pdfDocument(id, bytes) {
+  if (!pdfDocuments.has(id)) {
+    const lib = await loadPdfjs();
+    pdfDocuments.set(
+      id,
+      lib.getDocument({
+        data: bytes.slice(0), // pdf.js takes ownership of the buffer it gets
+        wasmUrl: new URL("vendor/pdfjs/wasm/", location.href).href,
+        isEvalSupported: false,
+      }).promise,
+    );
+  }
+  return pdfDocuments.get(id);
 }
 
 async function renderOriginal(page) {
   const holder = $("#original");
-  const bytes = view.pdfs.get(field(view.job, "id"));
+  const id = field(view.job, "id");
+  const bytes = view.pdfs.get(id);
   if (!bytes) {
     holder.replaceChildren(note("The original is shown for PDFs uploaded from this page."));
+    holder.dataset.shown = "";
     return;
   }
-  const lib = await loadPdfjs();
-  const documentProxy = await lib.getDocument({
-    data: bytes.slice(0), // pdf.js takes ownership of the buffer it gets
-    wasmUrl: new URL("vendor/pdfjs/wasm/", location.href).href,
-    isEvalSupported: false,
-  }).promise;
-  try {
-    const pdfPage = await documentProxy.getPage(page + 1 + Number(field(field(view.job, "options"), "first_page") || 0));
-    const base = pdfPage.getViewport({ scale: 1 });
-    const viewport = pdfPage.getViewport({ scale: (holder.clientWidth || 600) / base.width });
-    const canvas = document.createElement("canvas");
-    canvas.id = "original-canvas";
-    canvas.width = Math.round(viewport.width);
-    canvas.height = Math.round(viewport.height);
-    await pdfPage.render({ canvas, canvasContext: canvas.getContext("2d"), viewport }).promise;
-    holder.replaceChildren(canvas);
-  } finally {
-    await documentProxy.destroy();
-  }
+  if (holder.dataset.shown === `${id}:${page}`) return; // already on screen
+  const documentProxy = await pdfDocument(id, bytes);
+  const first = Number(field(field(view.job, "options"), "first_page") || 0);
+  const pdfPage = await documentProxy.getPage(page + 1 + first);
+  const base = pdfPage.getViewport({ scale: 1 });
+  const viewport = pdfPage.getViewport({ scale: (holder.clientWidth || 600) / base.width });
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(viewport.width);
+  canvas.height = Math.round(viewport.height);
+  await pdfPage.render({ canvas, canvasContext: canvas.getContext("2d"), viewport }).promise;
+  holder.replaceChildren(canvas);
+  holder.dataset.shown = `${id}:${page}`;
 }
 
 // Measures of one page, as 1-based positions in the exported MusicXML (IR measure index + 1).
@@ -416,6 +446,13 @@ function measureRange(page) {
 
 async function renderScore(page) {
   const holder = $("#score");
+  if (!view.score) {
+    const done = $("#pages").children[page]?.classList.contains("done");
+    holder.replaceChildren(
+      note(done ? "Page read; the score appears when the whole document is." : "Reading this page…"),
+    );
+    return;
+  }
   const range = measureRange(page);
   if (!range) {
     holder.replaceChildren(note("No music was recognised on this page."));
