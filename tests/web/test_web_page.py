@@ -330,3 +330,21 @@ def test_an_upload_that_is_not_a_pdf_is_refused_with_the_reason(
     assert "not a PDF" in page.inner_text("#upload-error")
     assert page.is_hidden("#job-section")
     context.close()
+
+
+def test_the_gateway_serves_the_page_files_with_types_browsers_accept(slow_gateway: Gateway) -> None:
+    # Module scripts load only with a JavaScript type; WebAssembly compiles while streaming only
+    # as application/wasm. The mapping comes from Python's mimetypes, so check what is sent.
+    expected = {
+        "/": "text/html",
+        "/app.js": "javascript",
+        "/vendor/verovio/verovio-module.mjs": "javascript",
+        "/vendor/pdfjs/pdf.worker.min.mjs": "javascript",
+        "/vendor/pdfjs/wasm/openjpeg.wasm": "application/wasm",
+        "/style.css": "text/css",
+    }
+    with httpx.Client(base_url=slow_gateway.url) as client:
+        for path, content_type in expected.items():
+            response = client.get(path)
+            assert response.status_code == 200, path
+            assert content_type in response.headers["content-type"], (path, response.headers["content-type"])
