@@ -6,10 +6,7 @@ real gRPC health service."""
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -20,23 +17,11 @@ import pytest
 import yaml
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from tests.clients.programs import COMPOSE, run_healthcheck
+from tests.storage.fixtures import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-
-
-def compose_command() -> list[str] | None:
-    """`docker compose` (v2 plugin) when present, else Debian's `docker-compose` (1.29)."""
-    docker = shutil.which("docker")
-    if (
-        docker
-        and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0
-    ):
-        return [docker, "compose"]
-    legacy = shutil.which("docker-compose")
-    return [legacy] if legacy else None
-
-
-COMPOSE = compose_command()
 
 
 @pytest.mark.skipif(
@@ -162,16 +147,6 @@ def health_server() -> Iterator[tuple[str, health.HealthServicer]]:
     server.stop(grace=None)
 
 
-def run_healthcheck(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "deploy" / "healthcheck.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-
-
 def test_healthcheck_follows_the_serving_status(health_server: tuple[str, health.HealthServicer]) -> None:
     address, servicer = health_server
     servicer.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -183,14 +158,6 @@ def test_healthcheck_follows_the_serving_status(health_server: tuple[str, health
     result = run_healthcheck(address, "etude.omr.v1.OmrService")
     assert result.returncode == 1
     assert "NOT_FOUND" in result.stderr
-
-
-def free_port() -> int:
-    """A port number that was free a moment ago (nothing listens there)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def test_healthcheck_fails_when_nothing_listens() -> None:

@@ -3,9 +3,6 @@ MusicXML, which must still hold the same notes) and music21 re-imports the same 
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,33 +11,8 @@ import pytest
 
 from ir.export import export_score
 from tests.clients.notes import describe_difference, ir_written_notes, music21_written_notes
+from tests.clients.programs import musescore, needs_musescore
 from tests.clients.scores import piano_score
-
-MUSESCORE = shutil.which("musescore3") or shutil.which("mscore3")
-needs_musescore = pytest.mark.skipif(
-    MUSESCORE is None,
-    reason="MuseScore 3 is not installed (Debian: apt-get install musescore3)",
-)
-
-
-def musescore(source: Path, target: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """Converts with MuseScore's command line, with no display (Qt offscreen platform)."""
-    assert MUSESCORE is not None
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        # MuseScore writes settings and caches under the home and runtime folders.
-        "HOME": str(tmp_path),
-        "XDG_RUNTIME_DIR": str(tmp_path),
-    }
-    return subprocess.run(
-        [MUSESCORE, "-o", str(target), str(source)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -24,20 +24,11 @@ from tests.clients.notes import (
     midi_sounding_notes,
     music21_written_notes,
 )
-from tests.clients.test_clients_musicxml import musescore, needs_musescore
+from tests.clients.programs import musescore, needs_musescore
+from tests.web.servers import model_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "engraved-piano.pdf"
-
-
-def model_missing() -> str | None:
-    try:
-        from omr_server.tokens.manifest import default_model_dir
-    except ImportError as error:
-        return f"the model side is not importable: {error}"
-    if not (default_model_dir() / "manifest.json").is_file():
-        return f"no trained model in {default_model_dir()} (manifest.json missing)"
-    return None
 
 
 pytestmark = pytest.mark.skipif(model_missing() is not None, reason=str(model_missing()))

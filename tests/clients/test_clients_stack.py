@@ -23,9 +23,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.clients.test_clients_deploy import COMPOSE, free_port, run_healthcheck
-from tests.storage.fixtures import fresh_postgres_database, moto_s3, postgres_server
-from tests.web.test_web_page import engraved_pdf, model_missing, running
+from tests.clients.programs import COMPOSE, run_healthcheck
+from tests.storage.fixtures import free_port, fresh_postgres_database, moto_s3, postgres_server
+from tests.web.servers import engraved_pdf, model_missing, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
