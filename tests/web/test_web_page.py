@@ -1,13 +1,17 @@
-"""The web page in a real browser against a real gateway and OMR server.
+"""The web page in a real browser against a real gateway.
 
-`etude serve all` runs in a subprocess (SQLite and a local object folder in a temporary
-directory, a bearer token required); headless Chromium, driven by Playwright, uploads a
-two-page engraved PDF, follows the job's events live, and the test checks what a person would
-see: every page marked done, the original page drawn, the recognised measures of that page
-engraved by Verovio with exactly the notes the gateway's IR holds, and downloads that are the
-gateway's exports byte for byte. A screenshot of the result is kept (see `screenshot_dir`).
+The whole flow runs twice: against `etude serve all` (gateway and OMR server with the committed
+model, one process) and against the gateway in front of the OMR test double (the real gRPC
+protocol, a fixed fragment every 2 s). Each gateway runs in a subprocess with SQLite and a local
+object folder in a temporary directory, a bearer token required. Headless Chromium, driven by
+Playwright, uploads a two-page engraved PDF and follows the job's events live; the test checks
+what a person would see: pages marked done as they complete, the original page drawn, the
+recognised measures of that page engraved by Verovio with exactly the notes the gateway's IR
+holds, and downloads that are the gateway's exports byte for byte. Screenshots are kept (see
+`screenshot_dir`).
 
-Skips, saying why, when Chromium is not installed (Debian: apt-get install chromium).
+Skips, saying why, when Chromium is not installed (Debian: apt-get install chromium); the model
+run also skips where no trained model is installed.
 """
 
 from __future__ import annotations
