@@ -37,7 +37,7 @@ def test_packages_share_one_contract() -> None:
 
     page = omr_service_pb2.RecognizeDocumentResponse(page=score_pb2.PageFragment(page_index=3))
     assert page.WhichOneof("event") == "page"
-    assert job_service_pb2.JobState.Name(0) == "JOB_STATE_UNSPECIFIED"
+    assert job_service_pb2.JobState.Name(job_service_pb2.JOB_STATE_UNSPECIFIED) == "JOB_STATE_UNSPECIFIED"
     states = set(job_service_pb2.JobState.keys())
     assert {"JOB_STATE_PENDING", "JOB_STATE_OMR_PROCESSING", "JOB_STATE_OMR_COMPLETED"} <= states
     assert {"JOB_STATE_OMR_FAILED", "JOB_STATE_CANCELLED"} <= states

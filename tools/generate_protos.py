@@ -1,7 +1,7 @@
 """Regenerates the Python code for protos/ into gen/ (the only generated code in the repo).
 
-    uv run python tools/generate_protos.py           # write gen/
-    uv run python tools/generate_protos.py --check   # fail if gen/ is stale
+uv run python tools/generate_protos.py           # write gen/
+uv run python tools/generate_protos.py --check   # fail if gen/ is stale
 """
 
 from __future__ import annotations
