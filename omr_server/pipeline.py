@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 import grpc
@@ -120,12 +120,15 @@ class OmrEngine:
         """Header, pages in order, summary. Raises RequestError before the header for bad input."""
         started = time.perf_counter()
         dpi = request.dpi or self.settings.default_dpi
-        check_dpi(dpi, low=self.settings.min_dpi, high=self.settings.max_dpi)
-        document = open_pdf(request.pdf, self.limits)
+        # Parsing and hashing a large PDF takes a while: off the event loop, like every page.
+        opening = asyncio.ensure_future(asyncio.to_thread(self._open, request, dpi))
         try:
-            selection = select_pages(len(document), request.first_page, request.page_limit)
-            check_pixel_budget(document, selection.indices, dpi, self.settings.max_page_pixels)
-            yield omr_service_pb2.RecognizeDocumentResponse(header=self._header(request, selection, dpi))
+            document, selection, header = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_when_opened)  # the thread still runs: close its result
+            raise
+        try:
+            yield omr_service_pb2.RecognizeDocumentResponse(header=header)
             summary = omr_service_pb2.DocumentSummary()
             async for fragment in self._pages(document, selection, dpi):
                 summary.pages_read += 1
@@ -138,6 +141,23 @@ class OmrEngine:
         finally:
             with PDFIUM_LOCK:
                 document.close()
+
+    def _open(
+        self, request: DocumentRequest, dpi: int
+    ) -> tuple[pdfium.PdfDocument, PageSelection, omr_service_pb2.DocumentHeader]:
+        """Validate options and document; the open document, the pages to read, the header."""
+        check_dpi(dpi, low=self.settings.min_dpi, high=self.settings.max_dpi)
+        document = open_pdf(request.pdf, self.limits)
+        try:
+            with PDFIUM_LOCK:
+                page_count = len(document)
+            selection = select_pages(page_count, request.first_page, request.page_limit)
+            check_pixel_budget(document, selection.indices, dpi, self.settings.max_page_pixels)
+            return document, selection, self._header(request, selection, dpi)
+        except BaseException:
+            with PDFIUM_LOCK:
+                document.close()
+            raise
 
     def _header(
         self, request: DocumentRequest, selection: PageSelection, dpi: int
@@ -203,6 +223,12 @@ class OmrEngine:
             for staff in layout.staves
         ]
         return layout, crops
+
+
+def _close_when_opened(opening: asyncio.Future[tuple[pdfium.PdfDocument, PageSelection, Any]]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        with PDFIUM_LOCK:
+            opening.result()[0].close()
 
 
 def load_recognizer(settings: OmrSettings) -> tuple[Recognizer, score_pb2.ModelInfo]:
