@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from omr_server.tokens.vocabulary import token_budget
+
 NEG = -1e4  # additive mask value (fp16-safe)
 
 
@@ -245,7 +247,8 @@ class StaffModel(nn.Module):
         self, images: Tensor, widths: Tensor, bos: int, eos: int, max_len: int | None = None
     ) -> tuple[list[list[int]], list[list[float]]]:
         """Greedy decoding with the step function; returns ids (without bos/eos) and their probabilities."""
-        max_len = max_len or self.cfg.max_tokens - 1
+        budgets = [token_budget(int(w)) for w in widths]
+        max_len = min(max_len or self.cfg.max_tokens - 1, self.cfg.max_tokens - 1, max(budgets))
         memory, bias = self.encode(images, widths)
         cross_k, cross_v = self.cross_kv(memory)
         b = images.shape[0]
@@ -267,6 +270,7 @@ class StaffModel(nn.Module):
                 else:
                     ids[i].append(int(best[i]))
                     probs[i].append(float(best_p[i]))
+                    done[i] = len(ids[i]) >= budgets[i]
             if all(done):
                 break
             token = best[:, None]

@@ -12,7 +12,7 @@ import onnxruntime as ort
 
 from omr_server.tokens.manifest import ModelManifest, load_manifest
 from omr_server.tokens.symbols import StaffSymbol
-from omr_server.tokens.vocabulary import tokens_to_symbols
+from omr_server.tokens.vocabulary import token_budget, tokens_to_symbols
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,8 @@ class StaffRecognizer:
         ids: list[list[int]] = [[] for _ in range(b)]
         probs: list[list[float]] = [[] for _ in range(b)]
         done = np.zeros(b, bool)
-        limit = min(max_tokens or m.max_tokens - 1, m.max_tokens - 1)
+        budgets = [token_budget(img.shape[1]) for img in images]
+        limit = min(max_tokens or m.max_tokens - 1, m.max_tokens - 1, max(budgets))
         for step in range(limit):
             logits, past_k, past_v = self.decoder.run(
                 None,
@@ -109,6 +110,7 @@ class StaffRecognizer:
                 else:
                     ids[i].append(int(best[i]))
                     probs[i].append(float(best_p[i]))
+                    done[i] = len(ids[i]) >= budgets[i]
             if done.all():
                 break
             token = best[:, None].astype(np.int64)

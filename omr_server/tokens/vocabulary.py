@@ -73,6 +73,16 @@ GRACE, CHORD, TIE = "grace", "chord", "tie"
 FULL_MEASURE_REST = "rest:measure"
 
 
+# Engraved music never needs more than ~0.25 tokens per pixel of staff width (measured on the
+# rendered data); decoding stops at this budget so a confused model cannot run on for long.
+TOKENS_PER_PIXEL_LIMIT = 0.4
+
+
+def token_budget(width: int) -> int:
+    """Most tokens worth decoding for a staff crop `width` pixels wide."""
+    return int(width * TOKENS_PER_PIXEL_LIMIT) + 20
+
+
 class VocabularyError(ValueError):
     """A symbol the grammar cannot express."""
 
