@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--size", type=int, default=256, help="staves per shard")
     ap.add_argument("--height", type=int, default=DEFAULT_HEIGHT)
     ap.add_argument("--corpora", type=Path, default=Path("/work/shared/corpora"))
-    ap.add_argument("--mix", default="synthetic=0.6,mozart=0.25,music21=0.15")
+    ap.add_argument("--mix", default="synthetic=0.4,mozart=0.45,music21=0.15")
     ap.add_argument("--clean", type=float, default=0.35, help="fraction of pages left undegraded")
     a = ap.parse_args(argv)
     mix = {k: float(v) for k, v in (item.split("=") for item in a.mix.split(","))}

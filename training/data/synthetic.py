@@ -48,8 +48,8 @@ TIMES = [
 # (note type, weight) per density level
 RHYTHM_WEIGHTS: dict[int, dict[str, float]] = {
     0: {"whole": 3, "half": 5, "quarter": 6, "eighth": 3, "16th": 1},
-    1: {"half": 2, "quarter": 6, "eighth": 6, "16th": 3, "32nd": 0.5},
-    2: {"quarter": 3, "eighth": 5, "16th": 6, "32nd": 2},
+    1: {"half": 2, "quarter": 6, "eighth": 6, "16th": 3, "32nd": 0.2},
+    2: {"quarter": 3, "eighth": 6, "16th": 5, "32nd": 0.7},
 }
 
 
@@ -131,7 +131,7 @@ def _fill_voice(
         dots = 0
         if rng.random() < 0.2 and TYPE_QUARTERS[note_type] * Fraction(3, 2) <= remaining:
             dots = 1
-            if rng.random() < 0.1 and TYPE_QUARTERS[note_type] * Fraction(7, 4) <= remaining:
+            if rng.random() < 0.05 and TYPE_QUARTERS[note_type] * Fraction(7, 4) <= remaining:
                 dots = 2
         if rng.random() < 0.03 and events and not events[-1].is_rest:
             grace_type = rng.choice(["eighth", "16th"])
