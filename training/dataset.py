@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from omr_server.tokens.recognizer import padded_width
 from omr_server.tokens.vocabulary import BOS_ID, EOS_ID, PAD_ID, encode
 from training.data.shards import load_folder, read_shard
 
@@ -30,8 +31,8 @@ class Batch:
 
 def collate(images: list[np.ndarray], token_lists: list[list[str]], max_tokens: int) -> Batch:
     height = images[0].shape[0]
-    width = max(i.shape[1] for i in images)
-    width = (width + 63) // 64 * 64  # few distinct shapes: oneDNN caches kernels per shape
+    # as at inference (recognizer.padded_width): blank margin, few distinct shapes for oneDNN
+    width = padded_width(max(i.shape[1] for i in images))
     pixels = np.zeros((len(images), 1, height, width), np.float32)
     for k, img in enumerate(images):
         pixels[k, 0, :, : img.shape[1]] = img.astype(np.float32) / 255.0

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from omr_server.tokens.manifest import MANIFEST_NAME, file_sha256
-from omr_server.tokens.recognizer import StaffRecognizer
+from omr_server.tokens.recognizer import StaffRecognizer, padded_width
 from omr_server.tokens.vocabulary import BOS_ID, EOS_ID, PAD_ID, TOKENS
 from training.model import ModelConfig, StaffModel
 
@@ -140,7 +140,7 @@ def check_same_tokens(model: StaffModel, folder: Path, images: list[np.ndarray])
     """PyTorch greedy vs onnxruntime greedy on the same staves; returns how many agree exactly."""
     recognizer = StaffRecognizer.load(folder)
     onnx_ids, _ = recognizer.recognize_ids([img.astype(np.float32) / 255 for img in images])
-    width = (max(i.shape[1] for i in images) + 7) // 8 * 8
+    width = padded_width(max(i.shape[1] for i in images))
     batch = torch.zeros(len(images), 1, images[0].shape[0], width)
     for k, img in enumerate(images):
         batch[k, 0, :, : img.shape[1]] = torch.from_numpy(img.astype(np.float32) / 255)

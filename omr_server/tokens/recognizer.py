@@ -22,6 +22,16 @@ class StaffReading:
     symbols: list[StaffSymbol]
 
 
+# Blank paper added right of the widest staff of a batch (more than the CNN's receptive field),
+# so a staff reads the same alone or next to wider ones: the network then never sees the
+# image edge (where convolution padding is zero *features*, not blank paper).
+RIGHT_MARGIN = 64
+
+
+def padded_width(widest: int) -> int:
+    return (widest + RIGHT_MARGIN + 63) // 64 * 64
+
+
 def _softmax_max(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     p = np.exp(shifted)
@@ -72,8 +82,7 @@ class StaffRecognizer:
             return [], []
         self._check(images)
         m = self.manifest
-        width = max(img.shape[1] for img in images)
-        width = (width + 7) // 8 * 8
+        width = padded_width(max(img.shape[1] for img in images))
         batch = np.zeros((len(images), 1, self.input_height, width), np.float32)
         for k, img in enumerate(images):
             batch[k, 0, :, : img.shape[1]] = np.clip(img, 0.0, 1.0)

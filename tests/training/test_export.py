@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from omr_server.tokens.manifest import ManifestError, load_manifest  # noqa: E402
-from omr_server.tokens.recognizer import StaffRecognizer  # noqa: E402
+from omr_server.tokens.recognizer import StaffRecognizer, padded_width  # noqa: E402
 from omr_server.tokens.vocabulary import BOS_ID, EOS_ID, TOKENS  # noqa: E402
 from training.export import export_graphs, write_manifest  # noqa: E402
 from training.model import ModelConfig, StaffModel  # noqa: E402
@@ -31,7 +31,7 @@ def test_onnx_greedy_equals_pytorch_greedy(tiny):
     images = [rng.random((96, w)).astype(np.float32) * (rng.random((96, w)) > 0.8) for w in (200, 333, 96)]
     recognizer = StaffRecognizer.load(folder)
     onnx_ids, onnx_probs = recognizer.recognize_ids(images)
-    batch = torch.zeros(3, 1, 96, 336)
+    batch = torch.zeros(3, 1, 96, padded_width(333))
     for k, img in enumerate(images):
         batch[k, 0, :, : img.shape[1]] = torch.from_numpy(img)
     torch_ids, torch_probs = model.greedy(batch, torch.tensor([200, 333, 96]), BOS_ID, EOS_ID)
