@@ -70,7 +70,7 @@ async def _bench_omr(args: argparse.Namespace) -> int:
     )
     print(
         f"batching: max {settings.max_batch_size} staves, {settings.max_queue_delay_ms} ms delay; "
-        f"{settings.layout_threads} layout threads, {settings.pages_in_flight} pages in flight"
+        f"{settings.layout_threads} layout threads, {engine.pages_in_flight} pages in flight per request"
     )
     try:
         for label, path in (("engraved", args.pdf), ("scan", args.scan)):

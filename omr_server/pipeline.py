@@ -96,6 +96,8 @@ class OmrEngine:
             max_workers=settings.layout_threads, thread_name_prefix="omr-layout"
         )
         self.limits = PdfLimits(settings.max_pdf_bytes, settings.max_pages, settings.max_page_pixels)
+        on_gpu = any(provider != "CPUExecutionProvider" for provider in recognizer.providers)
+        self.pages_in_flight = settings.pages_in_flight or (2 if on_gpu else 1)
 
     @classmethod
     async def load(cls, settings: OmrSettings) -> OmrEngine:
@@ -175,16 +177,27 @@ class OmrEngine:
     async def _pages(
         self, document: pdfium.PdfDocument, selection: PageSelection, dpi: int
     ) -> AsyncIterator[score_pb2.PageFragment]:
-        ahead = max(1, self.settings.pages_in_flight)
-        pending: dict[int, asyncio.Task[_PageWork]] = {}
-        indices = list(selection.indices)
+        """Fragments in page order. A page's layout starts once the previous page's layout is done
+        (so the first page has the CPU to itself), at most `pages_in_flight` pages ahead of the
+        one being streamed; each page's inference overlaps the next page's layout."""
+        window = asyncio.Semaphore(self.pages_in_flight)
+        started: asyncio.Queue[asyncio.Task[_PageWork]] = asyncio.Queue()
+        tasks: list[asyncio.Task[_PageWork]] = []
+
+        async def feed() -> None:
+            for page_index in selection.indices:
+                await window.acquire()
+                laid_out = asyncio.Event()
+                task = asyncio.create_task(self._read_page(document, page_index, dpi, laid_out))
+                tasks.append(task)
+                started.put_nowait(task)
+                await laid_out.wait()
+
+        feeder = asyncio.create_task(feed())
         context = ReadingContext()
         try:
-            for position, page_index in enumerate(indices):
-                for upcoming in indices[position : position + ahead]:
-                    if upcoming not in pending:
-                        pending[upcoming] = asyncio.create_task(self._read_page(document, upcoming, dpi))
-                work = await pending.pop(page_index)
+            for page_index in selection.indices:
+                work = await (await started.get())
                 decode_started = time.perf_counter()
                 fragment, context = build_fragment(page_index, work.layout, work.readings, context)
                 metrics.DECODE_SECONDS.observe(time.perf_counter() - decode_started)
@@ -194,17 +207,23 @@ class OmrEngine:
                 metrics.STAVES.inc(fragment.staff_count)
                 metrics.NOTES.inc(len(fragment.notes))
                 yield fragment
+                window.release()
         finally:
-            for task in pending.values():
+            for task in (feeder, *tasks):
                 task.cancel()
-            await asyncio.gather(*pending.values(), return_exceptions=True)
+            await asyncio.gather(feeder, *tasks, return_exceptions=True)
 
-    async def _read_page(self, document: pdfium.PdfDocument, page_index: int, dpi: int) -> _PageWork:
+    async def _read_page(
+        self, document: pdfium.PdfDocument, page_index: int, dpi: int, laid_out: asyncio.Event
+    ) -> _PageWork:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        layout, crops = await loop.run_in_executor(
-            self._layout_pool, self._layout_and_crops, document, page_index, dpi
-        )
+        try:
+            layout, crops = await loop.run_in_executor(
+                self._layout_pool, self._layout_and_crops, document, page_index, dpi
+            )
+        finally:
+            laid_out.set()
         metrics.LAYOUT_SECONDS.observe(time.perf_counter() - started)
         readings = await self.batcher.submit(crops)
         return _PageWork(layout, readings, started)

@@ -49,8 +49,10 @@ class OmrSettings(BaseSettings):
 
     # Concurrent RecognizeDocument streams; one more is refused with RESOURCE_EXHAUSTED.
     max_concurrent_requests: int = 8
-    # Pages rasterised/analysed ahead of the one being streamed, per request.
-    pages_in_flight: int = 2
+    # Pages of one request in progress at once (the next page's layout overlaps this page's
+    # inference). 0 = auto: 2 with a GPU provider, 1 on CPU, where inference already takes every
+    # core and overlapping only delays the first fragment (measured: docs/benchmarks.md).
+    pages_in_flight: int = 0
     # Shared bearer token; when set, every call must send `authorization: Bearer <token>`.
     auth_token: str | None = None
     # Seconds to let in-flight streams finish on SIGTERM.
