@@ -174,3 +174,19 @@ def test_staves_disagreeing_on_measures_are_aligned_with_a_warning() -> None:
     assert validate_fragment(fragment) == []
     assert len(fragment.measures) == 2
     assert score_pb2.WARNING_CODE_MEASURE_MISMATCH in [w.code for w in fragment.warnings]
+
+
+def test_voices_keep_their_own_time() -> None:
+    symbols: list[StaffSymbol] = [
+        TREBLE,
+        TimeSymbol(2, 4),
+        note("E", 5, "half"),
+        note("C", 5, voice=2),
+        note("D", 5, voice=2),
+        BarlineSymbol(),
+    ]
+    fragment, _ = build_fragment(0, _layout(1, 1), [_read(symbols)], ReadingContext(measures_before=3))
+    assert validate_fragment(fragment) == []
+    onsets = {(n.voice, n.pitch.step): fraction(n.onset_beats) for n in fragment.notes}
+    assert onsets == {(1, "E"): 0, (2, "C"): 0, (2, "D"): 1}
+    assert fraction(fragment.measures[0].duration_beats) == 2 and not fragment.warnings
