@@ -34,9 +34,10 @@ def _omr_settings(args: argparse.Namespace) -> object:
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
-    import logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from observability.logs import configure_logging
+
+    configure_logging()  # JSON lines on stderr; ETUDE_LOG_FORMAT=text, ETUDE_LOG_LEVEL
     try:
         if args.which == "omr":
             from omr_server.server import serve

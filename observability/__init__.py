@@ -1,0 +1,1 @@
+"""Logs and request ids shared by the OMR server, the gateway and `etude serve`."""
