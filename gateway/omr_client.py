@@ -13,6 +13,9 @@ from etude.omr.v1 import omr_service_pb2 as omr_pb2
 from etude.omr.v1 import omr_service_pb2_grpc as omr_grpc
 from google.rpc import error_details_pb2, status_pb2
 
+from observability.grpc_ids import JOB_ID_KEY, REQUEST_ID_KEY
+from observability.logs import JOB_ID, REQUEST_ID, new_request_id
+
 # Worth another try: the server is down, slow or busy. Everything else is the request's fault
 # (or a bug) and fails the job at once with the server's reason.
 TRANSIENT_CODES = frozenset(
@@ -114,11 +117,19 @@ class OmrClient:
         self.deadline_seconds = deadline_seconds
         self.info_deadline_seconds = info_deadline_seconds
 
+    def _call_metadata(self) -> tuple[tuple[str, str], ...]:
+        """Auth, plus the ids that let the OMR server's log lines be matched with ours."""
+        ids = [(REQUEST_ID_KEY, REQUEST_ID.get() or new_request_id())]
+        job_id = JOB_ID.get()
+        if job_id:
+            ids.append((JOB_ID_KEY, job_id))
+        return (*self._metadata, *ids)
+
     async def service_info(self) -> omr_pb2.GetServiceInfoResponse:
         response: omr_pb2.GetServiceInfoResponse = await self._stub.GetServiceInfo(
             omr_pb2.GetServiceInfoRequest(),
             timeout=self.info_deadline_seconds,
-            metadata=self._metadata,
+            metadata=self._call_metadata(),
             wait_for_ready=True,
         )
         return response
@@ -127,7 +138,9 @@ class OmrClient:
         self, pdf: bytes, options: omr_pb2.RecognitionOptions, file_name: str = ""
     ) -> AsyncIterator[omr_pb2.RecognizeDocumentResponse]:
         request = omr_pb2.RecognizeDocumentRequest(pdf_data=pdf, options=options, file_name=file_name)
-        call = self._stub.RecognizeDocument(request, timeout=self.deadline_seconds, metadata=self._metadata)
+        call = self._stub.RecognizeDocument(
+            request, timeout=self.deadline_seconds, metadata=self._call_metadata()
+        )
         try:
             async for response in call:
                 yield response

@@ -22,6 +22,8 @@ from gateway.api.rest import build_rest_app
 from gateway.core import GatewayCore
 from gateway.jobs.worker import Worker
 from gateway.settings import GatewaySettings
+from observability.grpc_ids import RequestIdInterceptor
+from observability.logs import configure_logging
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
@@ -93,12 +95,15 @@ async def start_gateway(settings: GatewaySettings, *, crash_on_stop: bool = Fals
         log.warning("no ETUDE_GATEWAY_TOKENS: authentication is off, every caller is owner 'local'")
 
     server = grpc.aio.server(
+        interceptors=[RequestIdInterceptor()],
         options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+            # Clients may keep idle connections alive with pings every 10 s or more.
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
-        ]
+            ("grpc.http2.max_pings_without_data", 0),
+        ],
     )
     job_service_pb2_grpc.add_JobServiceServicer_to_server(JobService(core), server)
     health_servicer = health.aio.HealthServicer()
@@ -147,7 +152,8 @@ async def start_gateway(settings: GatewaySettings, *, crash_on_stop: bool = Fals
 
 async def serve(settings: GatewaySettings) -> None:
     """Runs until SIGTERM or SIGINT, then drains (jobs in progress go back to the queue)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not logging.getLogger().handlers:  # `etude serve` configured them already
+        configure_logging()
     handle = await start_gateway(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -18,12 +18,15 @@ from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from gateway.api.openapi import openapi_document
+from gateway.api.request_context import RequestContextMiddleware
 from gateway.api.watch import Cursor, watch_job
 from gateway.core import GatewayCore
 from gateway.errors import GatewayError, InvalidArgumentError, TooLargeError, UnsupportedMediaTypeError
@@ -118,6 +121,8 @@ class RestApi:
             owner, pdf, file_name=file_name, options=_options(params), idempotency_key=key
         )
         job = view.to_proto()
+        if not view.replayed:
+            log.info("job %s created", job.id, extra={"owner": owner, "bytes": len(pdf)})
         return JSONResponse(
             {"job": to_json(job)},
             status_code=200 if view.replayed else 201,
@@ -255,6 +260,8 @@ def build_rest_app(core: GatewayCore, *, static_dir: Path = STATIC) -> Starlette
         routes.append(Mount("/", app=StaticFiles(directory=static_dir, html=True), name="static"))
     return Starlette(
         routes=routes,
+        # GZip leaves text/event-stream alone (Starlette's default exclusion), so events flow.
+        middleware=[Middleware(RequestContextMiddleware), Middleware(GZipMiddleware, minimum_size=1024)],
         exception_handlers={
             GatewayError: _gateway_error,
             ObjectStoreUnavailableError: _store_down,

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -27,9 +27,10 @@ from gateway.events import JobEvents
 from gateway.jobs.queue import Header, JobQueue, Lease, LeaseLostError
 from gateway.jobs.records import options_from_json
 from gateway.jobs.results import JSON_TYPE, PROTO_TYPE, assemble, score_to_json
-from gateway.metrics import ATTEMPTS_ENDED, OMR_RETRIES, PAGES_STORED
+from gateway.metrics import ATTEMPTS_ENDED, JOB_SECONDS, JOB_TRANSITIONS, OMR_RETRIES, PAGES_STORED
 from gateway.omr_client import OmrClient, describe, is_transient
 from gateway.settings import GatewaySettings
+from observability.logs import bound
 from storage.artifacts import put_blob
 from storage.objects import ObjectStore, ObjectStoreUnavailableError
 
@@ -77,7 +78,8 @@ class Worker:
                 await self.events.wait_work(self.settings.poll_seconds)
                 continue
             try:
-                await self.process(lease)
+                with bound(job_id=lease.job_id):
+                    await self.process(lease)
             except Exception:
                 # Even recording the outcome failed (database down): the lease will expire and
                 # the job will be taken up again; this worker carries on.
@@ -86,7 +88,12 @@ class Worker:
 
     async def process(self, lease: Lease) -> None:
         """Runs one claimed attempt to its end, whatever happens."""
-        log.info("worker %s: job %s attempt %d", self.worker_id, lease.job_id, lease.attempt)
+        log.info(
+            "job running (attempt %d)",
+            lease.attempt,
+            extra={"state": "OMR_PROCESSING", "attempt": lease.attempt, "worker": self.worker_id},
+        )
+        JOB_TRANSITIONS.labels("OMR_PROCESSING").inc()
         self.events.job_changed(lease.job_id)
         attempt = asyncio.create_task(self._attempt(lease))
         heartbeat = asyncio.create_task(self._heartbeat(lease, attempt))
@@ -112,14 +119,12 @@ class Worker:
                 "job %s: lease %d lost (cancelled or taken over); attempt dropped", lease.job_id, lease.token
             )
         except PermanentJobError as error:
-            ATTEMPTS_ENDED.labels("failed").inc()
-            await self._settle(self.queue.fail(lease, str(error)))
+            await self._fail(lease, str(error))
         except grpc.aio.AioRpcError as error:
             if is_transient(error):
                 await self._release(lease, describe(error))
             else:
-                ATTEMPTS_ENDED.labels("failed").inc()
-                await self._settle(self.queue.fail(lease, describe(error)))
+                await self._fail(lease, describe(error))
         except (ObjectStoreUnavailableError, IncompleteStreamError) as error:
             await self._release(lease, str(error))
         except Exception as error:
@@ -127,16 +132,34 @@ class Worker:
             await self._release(lease, f"internal error: {type(error).__name__}: {error}")
         else:
             ATTEMPTS_ENDED.labels("finished").inc()
+            JOB_TRANSITIONS.labels("OMR_COMPLETED").inc()
+            log.info("job completed", extra={"state": "OMR_COMPLETED"})
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             self.events.job_changed(lease.job_id)
 
+    async def _fail(self, lease: Lease, error: str) -> None:
+        ATTEMPTS_ENDED.labels("failed").inc()
+        JOB_TRANSITIONS.labels("OMR_FAILED").inc()
+        log.warning("job failed: %s", error, extra={"state": "OMR_FAILED"})
+        await self._settle(self.queue.fail(lease, error))
+        await self._observe_duration(lease.job_id, "OMR_FAILED")
+
+    async def _observe_duration(self, job_id: str, state: str) -> None:
+        with contextlib.suppress(Exception):  # a metric is not worth failing over
+            created = (await self.queue.job_row(job_id))["create_time"]
+            if created.tzinfo is None:  # SQLite hands back naive UTC times
+                created = created.replace(tzinfo=UTC)
+            JOB_SECONDS.labels(state).observe((datetime.now(UTC) - created).total_seconds())
+
     async def _release(self, lease: Lease, error: str) -> None:
         ATTEMPTS_ENDED.labels("released").inc()
+        JOB_TRANSITIONS.labels("PENDING").inc()
         s = self.settings
         delay = min(s.retry_delay_seconds * 2 ** (lease.attempt - 1), s.retry_delay_max_seconds)
+        log.warning("job back to the queue, retry in %.1f s: %s", delay, error, extra={"state": "PENDING"})
         await self._settle(self.queue.release(lease, error, timedelta(seconds=delay)))
 
     async def _settle(self, write: Any) -> None:
@@ -166,6 +189,8 @@ class Worker:
             earlier = await self.queue.find_cached(job, model_key)
             if earlier is not None:
                 await self.queue.complete_from_cache(lease, earlier)
+                log.info("result taken from the cache of job %s", earlier.get("id"))
+                await self._observe_duration(lease.job_id, "OMR_COMPLETED")
                 return
         await self._with_retries(lambda: self._stream_remaining(lease, job, pdf))
         await self._finish(lease)
@@ -178,9 +203,7 @@ class Worker:
                 multiplier=s.omr_backoff_initial_seconds, max=s.omr_backoff_max_seconds
             ),
             stop=stop_after_attempt(s.omr_retries + 1),
-            before_sleep=lambda state: log.warning(
-                "OMR call failed, retrying: %s", state.outcome and state.outcome.exception()
-            ),
+            before_sleep=_log_retry,
             reraise=True,
         ):
             with retry:
@@ -225,6 +248,7 @@ class Worker:
                 blob = await put_blob(self.store, "fragment", data, PROTO_TYPE, ".pb")
                 await self.queue.record_page(lease, index, blob, header)
                 PAGES_STORED.inc()
+                log.info("page %d stored", index, extra={"page_index": index})
                 stored[index] = blob.key
                 self.events.job_changed(lease.job_id)
         total = header.pages_to_read if header else 0
@@ -254,6 +278,7 @@ class Worker:
             model_key=job["model_key"],
             service_version=job["service_version"],
         )
+        await self._observe_duration(lease.job_id, "OMR_COMPLETED")
 
 
 def _log_retry(state: Any) -> None:
