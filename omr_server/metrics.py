@@ -11,6 +11,12 @@ STAVES = Counter("etude_omr_staves_total", "Staves recognised")
 NOTES = Counter("etude_omr_notes_total", "Notes recognised")
 REQUESTS = Counter("etude_omr_requests_total", "RecognizeDocument calls by final status", ["code"])
 ERRORS = Counter("etude_omr_errors_total", "Failed requests by reason", ["reason"])
+REQUEST_SECONDS = Histogram(
+    "etude_omr_request_seconds",
+    "RecognizeDocument wall time by final status",
+    ["code"],
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0),
+)
 IN_FLIGHT = Gauge("etude_omr_requests_in_flight", "RecognizeDocument streams being served")
 QUEUED_STAVES = Gauge("etude_omr_queued_staves", "Staff images waiting for inference")
 QUEUE_SECONDS = Histogram(

@@ -19,6 +19,7 @@ from etude.omr.v1 import omr_service_pb2, omr_service_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from observability.grpc_ids import RequestIdInterceptor
 from omr_server.pipeline import OmrEngine
 from omr_server.service import OmrServicer, ServerState
 from omr_server.settings import OmrSettings
@@ -28,6 +29,16 @@ log = logging.getLogger(__name__)
 OMR_SERVICE = omr_service_pb2.DESCRIPTOR.services_by_name["OmrService"].full_name
 _HEALTH_METHOD_PREFIX = "/grpc.health.v1.Health/"
 _REFLECTION_METHOD_PREFIX = "/grpc.reflection."
+# Gateways ping idle connections every 30 s; gRPC's defaults would answer that with GOAWAY
+# too_many_pings after a few minutes. Connections are also recycled every 10 minutes (a document
+# in flight gets 15 more, the gateway's deadline) so that gateways spread over new OMR pods.
+SERVER_KEEPALIVE_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.max_connection_age_ms", 10 * 60 * 1000),
+    ("grpc.max_connection_age_grace_ms", 15 * 60 * 1000),
+)
 
 
 class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
@@ -123,12 +134,15 @@ async def start_omr_server(settings: OmrSettings) -> OmrServerHandle:
             "set ETUDE_OMR_MODEL_DIR (or ETUDE_MODEL_DIR) to a model folder"
         )
     message_limit = settings.max_pdf_bytes + 1024 * 1024
-    interceptors = [BearerTokenInterceptor(settings.auth_token)] if settings.auth_token else []
+    interceptors: list[grpc.aio.ServerInterceptor] = [RequestIdInterceptor()]
+    if settings.auth_token:
+        interceptors.append(BearerTokenInterceptor(settings.auth_token))
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", message_limit),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            *SERVER_KEEPALIVE_OPTIONS,
         ],
     )
     state = ServerState(settings)

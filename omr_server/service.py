@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -27,7 +28,20 @@ class ServerState:
         self.draining = False
 
 
-async def _abort(context: grpc.aio.ServicerContext, error: RequestError) -> None:
+class _Outcome:
+    """What the end-of-request log line reports; a stream cut short by the client stays CANCELLED."""
+
+    def __init__(self) -> None:
+        self.code = "CANCELLED"
+        self.pages_to_read = 0
+        self.pages = 0
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext, error: RequestError, outcome: _Outcome | None = None
+) -> None:
+    if outcome is not None:
+        outcome.code = error.code.name
     metrics.ERRORS.labels(error.reason).inc()
     metrics.REQUESTS.labels(error.code.name).inc()
     await context.abort_with_status(rpc_status.to_status(error.to_status()))
@@ -44,10 +58,45 @@ class OmrServicer(omr_service_pb2_grpc.OmrServiceServicer):
     async def RecognizeDocument(
         self, request: omr_service_pb2.RecognizeDocumentRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[omr_service_pb2.RecognizeDocumentResponse]:
+        started = time.perf_counter()
+        outcome = _Outcome()
+        log.info(
+            "RecognizeDocument started",
+            extra={"source": request.WhichOneof("source"), "file_name": request.file_name},
+        )
+        try:
+            async for event in self._recognize(request, context, outcome):
+                kind = event.WhichOneof("event")
+                if kind == "header":
+                    outcome.pages_to_read = event.header.pages_to_read
+                elif kind == "page":
+                    outcome.pages += 1
+                yield event
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.REQUEST_SECONDS.labels(outcome.code).observe(elapsed)
+            log.info(
+                "RecognizeDocument ended",
+                extra={
+                    "status": outcome.code,
+                    "pages_to_read": outcome.pages_to_read,
+                    "pages": outcome.pages,
+                    "elapsed_s": round(elapsed, 3),
+                },
+            )
+
+    async def _recognize(
+        self,
+        request: omr_service_pb2.RecognizeDocumentRequest,
+        context: grpc.aio.ServicerContext,
+        outcome: _Outcome,
+    ) -> AsyncIterator[omr_service_pb2.RecognizeDocumentResponse]:
         state = self.state
         if state.engine is None or state.draining:
             await _abort(
-                context, _unavailable("the OMR server is not ready (loading its model or shutting down)")
+                context,
+                _unavailable("the OMR server is not ready (loading its model or shutting down)"),
+                outcome,
             )
             return
         if state.in_flight >= state.settings.max_concurrent_requests:
@@ -58,6 +107,7 @@ class OmrServicer(omr_service_pb2_grpc.OmrServiceServicer):
                     f"the server is reading {state.in_flight} documents already "
                     f"(limit {state.settings.max_concurrent_requests}); retry later",
                 ),
+                outcome,
             )
             return
         state.in_flight += 1
@@ -77,8 +127,9 @@ class OmrServicer(omr_service_pb2_grpc.OmrServiceServicer):
             async for event in state.engine.run(document):
                 yield event
             metrics.REQUESTS.labels("OK").inc()
+            outcome.code = "OK"
         except RequestError as error:
-            await _abort(context, error)
+            await _abort(context, error, outcome)
         except Exception:  # a bug or a model failure: logged here, one clear status for the client
             log.exception("RecognizeDocument failed")
             await _abort(
@@ -86,6 +137,7 @@ class OmrServicer(omr_service_pb2_grpc.OmrServiceServicer):
                 RequestError(
                     grpc.StatusCode.INTERNAL, "INTERNAL", "the OMR server failed while reading the document"
                 ),
+                outcome,
             )
         finally:
             state.in_flight -= 1
