@@ -116,14 +116,23 @@ def _measure(
         mode = _MODES.get(measure.key.mode)
         m21_measure.insert(0, signature.asKey(mode) if mode else signature)
     time = measure.time
-    if time.numerator > 0 and (previous is None or previous.time != time):
+    start = fraction(measure.start_beats)
+    length = fraction(measure.duration_beats)
+    irregular = _irregular_time(measure)
+    if irregular is not None:
+        # An overfull measure (as read): a hidden time signature of its real length keeps every
+        # reader (MuseScore included) on the IR's time grid instead of guessing its own.
+        m21_time = meter.TimeSignature(irregular)
+        m21_time.style.hideObjectOnPrint = True
+        m21_measure.insert(0, m21_time)
+    elif time.numerator > 0 and (
+        previous is None or previous.time != time or _irregular_time(previous) is not None
+    ):
         m21_time = meter.TimeSignature(f"{time.numerator}/{time.denominator}")
         if time.symbol in _TIME_SYMBOLS:
             m21_time.symbol = _TIME_SYMBOLS[time.symbol]
         m21_measure.insert(0, m21_time)
 
-    start = fraction(measure.start_beats)
-    length = fraction(measure.duration_beats)
     if measure.incomplete and time.numerator > 0:
         missing = Fraction(4 * time.numerator, time.denominator) - length
         if missing > 0:
@@ -149,6 +158,20 @@ def _measure(
         if not single:
             m21_measure.insert(0, container)
     return m21_measure
+
+
+def _irregular_time(measure: events_pb2.Measure) -> str | None:
+    """ "N/D" for a measure longer than its time signature (pickups are written as such), else None."""
+    time = measure.time
+    if time.numerator <= 0 or time.denominator <= 0 or measure.incomplete:
+        return None
+    length = fraction(measure.duration_beats)
+    if length == Fraction(4 * time.numerator, time.denominator):
+        return None
+    denominator = 4 * length.denominator  # quarters → a power-of-two note value when it is one
+    if denominator & (denominator - 1) or denominator > 64:
+        return None
+    return f"{length.numerator * denominator // (4 * length.denominator)}/{denominator}"
 
 
 def _number(measure: events_pb2.Measure) -> int | str:
