@@ -38,7 +38,8 @@ def test_token_ids_are_unique_and_stable_specials():
     ],
 )
 def test_staff_positions_follow_the_clef(clef, pitch, position):
-    assert v.staff_position(*pitch, clef) == position
+    step, octave = pitch
+    assert v.staff_position(step, octave, clef) == position
     assert v.pitch_at(position, clef) == pitch
 
 

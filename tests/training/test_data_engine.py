@@ -19,6 +19,7 @@ def test_labels_match_the_musicxml_that_is_engraved(seed):
     piece = random_piece(rng)
     xml = piece_to_musicxml(piece, rng=rng)
     parsed = m21.converter.parse(xml, format="musicxml")
+    assert isinstance(parsed, m21.stream.Score)
     sources = list(parsed.parts)  # music21 splits a grand staff into one PartStaff per staff
     assert len(sources) == len(piece.staves)
     for s, source in enumerate(sources):
