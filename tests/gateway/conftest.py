@@ -13,25 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.settings import GatewaySettings
 from storage.database import create_engine, migrate
-from tests.storage.fixtures import free_port, fresh_postgres_database, postgres_server
+from tests.storage.fixtures import free_port, fresh_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[tuple[str, int]]:
-    with postgres_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'etude.db'}"
-        return
-    host, port = request.getfixturevalue("pg_server")
-    async with fresh_postgres_database(host, port) as url:
-        yield url
 
 
 @pytest.fixture

@@ -1,3 +1,6 @@
+"""Fixtures shared across test folders: one Postgres server per session, and a database URL
+per test for each engine the storage layer supports."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
