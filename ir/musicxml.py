@@ -268,7 +268,17 @@ def _duration(event: events_pb2.NoteEvent | events_pb2.RestEvent) -> Any:
         grace = isinstance(event, events_pb2.NoteEvent) and event.grace
         if grace or Fraction(engraved.quarterLength) == beats:
             return engraved
-    return duration.Duration(quarterLength=beats if beats > 0 else Fraction(1, 2))
+    plain = duration.Duration(quarterLength=beats if beats > 0 else Fraction(1, 2))
+    if plain.type in _UNWRITABLE_TYPES:
+        # Longer than any MusicXML note value (a misread measure can be): whole notes tied on.
+        wholes, remainder = divmod(Fraction(plain.quarterLength), 4)
+        lengths = [Fraction(4)] * int(wholes) + ([remainder] if remainder else [])
+        plain = duration.Duration(components=[duration.durationTupleFromQuarterLength(q) for q in lengths])
+    return plain
+
+
+# music21 types with no MusicXML <type>: exporting them fails the whole document.
+_UNWRITABLE_TYPES = frozenset({"duplex-maxima", "inexpressible"})
 
 
 def _grace(element: Any, event: events_pb2.NoteEvent) -> Any:

@@ -171,3 +171,22 @@ def test_grace_chord_and_a_voice_that_starts_late() -> None:
     b.note("C4", at=2, type="quarter", staff=2, voice=3)  # gaps before and after: hidden rests
     score = b.score()
     assert music21_notes(_parse(to_musicxml(score))) == ir_notes(score)
+
+
+def test_a_note_longer_than_any_note_value_is_written_as_tied_wholes() -> None:
+    # A misread measure (missed barlines) can hold 64 quarters; the document must still export.
+    from music21 import converter
+
+    from ir.build import rational
+
+    builder = IrBuilder()
+    builder.measure()
+    builder.note("C4", at=0, type="whole")
+    score = builder.score()
+    score.measures[0].duration_beats.CopyFrom(rational(Fraction(64)))
+    score.notes[0].duration_beats.CopyFrom(rational(Fraction(64)))
+    back = converter.parse(to_musicxml(score), format="musicxml")
+    notes: list[Any] = list(back.flatten().notes)
+    assert [n.pitch.midi for n in notes] == [60] * 16
+    assert sum(Fraction(n.quarterLength) for n in notes) == 64
+    assert notes[0].tie.type == "start" and notes[-1].tie.type == "stop"
