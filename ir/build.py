@@ -27,6 +27,28 @@ NOTE_TYPES: dict[str, events_pb2.NoteType.ValueType] = {
 }
 NOTE_TYPE_NAMES: dict[int, str] = {value: name for name, value in NOTE_TYPES.items()}
 
+# Length of each note type in quarter notes.
+TYPE_QUARTERS: dict[str, Fraction] = {
+    "breve": Fraction(8),
+    "whole": Fraction(4),
+    "half": Fraction(2),
+    "quarter": Fraction(1),
+    "eighth": Fraction(1, 2),
+    "16th": Fraction(1, 4),
+    "32nd": Fraction(1, 8),
+    "64th": Fraction(1, 16),
+}
+
+
+def notated_duration(type_name: str, dots: int = 0, tuplet: tuple[int, int] | None = None) -> Fraction:
+    """Quarter notes that a notated type, dots and tuplet (actual, normal) add up to."""
+    total = TYPE_QUARTERS[type_name] * (2 - Fraction(1, 2**dots))
+    if tuplet is not None:
+        actual, normal = tuplet
+        total = total * normal / actual
+    return total
+
+
 CLEF_SIGNS: dict[str, notation_pb2.ClefSign.ValueType] = {
     "G": notation_pb2.CLEF_SIGN_G,
     "F": notation_pb2.CLEF_SIGN_F,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from ir.build import notated_duration
+
 
 @dataclass(frozen=True)
 class ClefSymbol:
@@ -71,25 +73,7 @@ class RestSymbol:
 
 StaffSymbol = ClefSymbol | KeySymbol | TimeSymbol | BarlineSymbol | NoteSymbol | RestSymbol
 
-TYPE_QUARTERS: dict[str, Fraction] = {
-    "breve": Fraction(8),
-    "whole": Fraction(4),
-    "half": Fraction(2),
-    "quarter": Fraction(1),
-    "eighth": Fraction(1, 2),
-    "16th": Fraction(1, 4),
-    "32nd": Fraction(1, 8),
-    "64th": Fraction(1, 16),
-}
-
 
 def symbol_duration(note_type: str, dots: int, tuplet: tuple[int, int] | None, grace: bool) -> Fraction:
     """Sounding length in quarter notes; grace notes take no time."""
-    if grace:
-        return Fraction(0)
-    base = TYPE_QUARTERS[note_type]
-    total = base * (2 - Fraction(1, 2**dots))
-    if tuplet is not None:
-        actual, normal = tuplet
-        total = total * normal / actual
-    return total
+    return Fraction(0) if grace else notated_duration(note_type, dots, tuplet)

@@ -23,23 +23,13 @@ from ir.build import (
     IdMaker,
     clef,
     measure_beats,
+    notated_duration,
     note_type,
     pitch_from_spelling,
     rational,
     time_signature,
 )
 from ir.timing import DEFAULT_QUARTER_BPM, TempoChange, fill_seconds, tempo_map_from_changes
-
-TYPE_QUARTERS: dict[str, Fraction] = {
-    "breve": Fraction(8),
-    "whole": Fraction(4),
-    "half": Fraction(2),
-    "quarter": Fraction(1),
-    "eighth": Fraction(1, 2),
-    "16th": Fraction(1, 4),
-    "32nd": Fraction(1, 8),
-    "64th": Fraction(1, 16),
-}
 
 _PITCH = re.compile(r"^([A-G])(#{1,2}|b{1,2})?(-?\d)$")
 
@@ -54,11 +44,7 @@ def parse_pitch(text: str) -> notation_pb2.Pitch:
     return pitch_from_spelling(step, alter, int(octave))
 
 
-def duration_of(type_name: str, dots: int = 0, tuplet: tuple[int, int] | None = None) -> Fraction:
-    total = TYPE_QUARTERS[type_name] * (2 - Fraction(1, 2**dots))
-    if tuplet is not None:
-        total = total * tuplet[1] / tuplet[0]
-    return total
+duration_of = notated_duration
 
 
 @dataclass

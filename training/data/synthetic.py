@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
-from omr_server.tokens.symbols import TYPE_QUARTERS, ClefSymbol, TimeSymbol
+from ir.build import TYPE_QUARTERS
+from omr_server.tokens.symbols import ClefSymbol, TimeSymbol
 from omr_server.tokens.vocabulary import pitch_at
 from training.data.score import Event, Measure, Piece, Pitch, key_alter, spell_accidentals
 
