@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from omr_server.tokens.vocabulary import BOS_ID, EOS_ID, PAD_ID, TOKENS, decode
 from training.dataset import Batch, ShardStream, batches_from, load_fixed
 from training.evaluation.ser import symbol_error_rate
+from training.export import load_checkpoint
+from training.from_onnx import load_exported
 from training.model import ModelConfig, StaffModel, count_parameters
 
 
@@ -78,6 +80,18 @@ def save(path: Path, model: StaffModel, optimizer: torch.optim.Optimizer, step: 
     os.replace(tmp, path)
 
 
+def initial_model(source: Path, calibration: list[np.ndarray]) -> StaffModel:
+    """Weights to start a new run from: a checkpoint, or an exported model folder (whose batch
+    norms are re-derived on `calibration` staves, see training/from_onnx.py)."""
+    if source.is_dir():
+        width = max(img.shape[1] for img in calibration)
+        images = torch.zeros(len(calibration), 1, calibration[0].shape[0], width)
+        for k, img in enumerate(calibration):
+            images[k, 0, :, : img.shape[1]] = torch.from_numpy(img.astype(np.float32) / 255)
+        return load_exported(source, images)
+    return load_checkpoint(source)[0]
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, default=Path("runs/v1"))
@@ -92,6 +106,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1))
     ap.add_argument("--size", choices=["small", "base"], default="small")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument(
+        "--init",
+        type=Path,
+        help="start a new run from these weights: an exported model folder or a checkpoint (.pt); "
+        "ignored once the run has its own checkpoint",
+    )
     a = ap.parse_args(argv)
 
     torch.set_num_threads(a.threads)
@@ -103,11 +123,15 @@ def main(argv: list[str] | None = None) -> None:
         cfg = ModelConfig(**{**state["config"], "channels": tuple(state["config"]["channels"])})
         if state["tokens"] != list(TOKENS):
             raise SystemExit("the vocabulary changed since this run started; use a new --run folder")
-    elif a.size == "small":
+    val_images, val_tokens, _ = load_fixed(a.val)
+    initial = None if state is not None or a.init is None else initial_model(a.init, val_images[:64])
+    if initial is not None:
+        cfg = initial.cfg
+    elif state is None and a.size == "small":
         cfg = ModelConfig(len(TOKENS), d_model=192, ff=768, channels=(24, 48, 96, 160, 192))
-    else:
+    elif state is None:
         cfg = ModelConfig(len(TOKENS))
-    model = StaffModel(cfg).to(device)
+    model = (initial or StaffModel(cfg)).to(device)
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01)
@@ -129,12 +153,12 @@ def main(argv: list[str] | None = None) -> None:
                 "config": cfg.to_dict(),
                 "device": str(device),
                 "threads": a.threads,
+                "init": str(a.init) if initial is not None else None,
             }
         ),
         flush=True,
     )
 
-    val_images, val_tokens, _ = load_fixed(a.val)
     loss_batches = batches_from(
         val_images[:192], val_tokens[:192], a.batch_pixels, a.max_batch, cfg.max_tokens
     )

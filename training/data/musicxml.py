@@ -7,6 +7,7 @@ two-voice staves, barline styles; nothing is left to the engraver's own spelling
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 from xml.sax.saxutils import escape
 
@@ -27,14 +28,32 @@ def _divisions(piece: Piece) -> int:
     return math.lcm(*dens)
 
 
-def _beat(length: Fraction, time_den: int | None) -> Fraction:
-    """Beaming unit: dotted quarter in compound eighth metres, else the quarter."""
+@dataclass(frozen=True)
+class BeamStyle:
+    """How an edition groups beams, drawn once per piece: engravers differ, and a model that
+    only ever saw one tuplet per beam learns to read triplets from the beam instead of the "3"."""
+
+    beats_per_group: int = 1  # 2: eighths in 4/4 beamed four by four
+    across_tuplets: bool = False  # tuplets share the beat's beam (six triplet eighths in 2/2)
+    tuplet_brackets: bool = True  # bracket as well as the number
+
+    @classmethod
+    def draw(cls, rng) -> BeamStyle:
+        if rng is None:
+            return cls()
+        return cls(rng.choice([1, 1, 2]), rng.random() < 0.5, rng.random() < 0.7)
+
+
+def _beat(length: Fraction, time_den: int | None, style: BeamStyle = BeamStyle()) -> Fraction:
+    """Beaming unit: dotted quarter in compound eighth metres, the half in x/2, else the quarter."""
     if time_den == 8 and (length * 2) % 3 == 0:
         return Fraction(3, 2)
-    return Fraction(1)
+    beat = Fraction(2) if time_den == 2 else Fraction(1)
+    group = beat * style.beats_per_group
+    return group if length % group == 0 else beat
 
 
-def _beams(voice: list[Event], beat: Fraction) -> dict[int, str]:
+def _beams(voice: list[Event], beat: Fraction, across_tuplets: bool = False) -> dict[int, str]:
     """begin/continue/end for runs of beamable notes inside one beat (or one tuplet)."""
     groups: list[list[int]] = []
     current: list[int] = []
@@ -47,7 +66,7 @@ def _beams(voice: list[Event], beat: Fraction) -> dict[int, str]:
         tuplet_group += e.tuplet_start
         key = None
         if not e.grace and not e.is_rest and e.note_type in BEAMABLE:
-            key = ("t", tuplet_group) if e.tuplet else ("b", onset // beat)
+            key = ("t", tuplet_group) if e.tuplet and not across_tuplets else ("b", onset // beat)
         if key is not None and key == current_key:
             current.append(i)
         else:
@@ -121,6 +140,7 @@ def _note_xml(
     beam: str | None,
     deco: Decorations,
     is_last: bool,
+    tuplet_bracket: bool = True,
 ) -> list[str]:
     out = []
     extra = deco.notations(voice, is_last) if e.pitches and not e.grace else []
@@ -165,7 +185,7 @@ def _note_xml(
         if p is not None and p.tie_start:
             notations.append('<tied type="start"/>')
         if k == 0 and e.tuplet_start:
-            notations.append('<tuplet type="start" bracket="yes"/>')
+            notations.append(f'<tuplet type="start" bracket="{"yes" if tuplet_bracket else "no"}"/>')
         if k == 0 and e.tuplet_stop:
             notations.append('<tuplet type="stop"/>')
         if k == 0:
@@ -176,7 +196,9 @@ def _note_xml(
     return out
 
 
-def _measure_xml(piece: Piece, index: int, divisions: int, time_den: int | None, deco: Decorations) -> str:
+def _measure_xml(
+    piece: Piece, index: int, divisions: int, time_den: int | None, deco: Decorations, style: BeamStyle
+) -> str:
     measures: list[Measure] = [staff[index] for staff in piece.staves]
     first = measures[0]
     length = piece.length[index]
@@ -207,7 +229,7 @@ def _measure_xml(piece: Piece, index: int, divisions: int, time_den: int | None,
             if voice_number > 1:
                 parts.append(f"<backup><duration>{int(length * divisions)}</duration></backup>")
             stem = None if len(m.voices) == 1 else ("up" if v == 0 else "down")
-            beams = _beams(voice, _beat(length, time_den))
+            beams = _beams(voice, _beat(length, time_den, style), style.across_tuplets)
             used = Fraction(0)
             for i, e in enumerate(voice):
                 if e.clef is not None:
@@ -215,7 +237,9 @@ def _measure_xml(piece: Piece, index: int, divisions: int, time_den: int | None,
                     continue
                 parts.append(deco.direction(s))
                 is_last = index == len(piece.length) - 1 and i == len(voice) - 1
-                parts += _note_xml(e, divisions, voice_number, s, stem, beams.get(i), deco, is_last)
+                parts += _note_xml(
+                    e, divisions, voice_number, s, stem, beams.get(i), deco, is_last, style.tuplet_brackets
+                )
                 used += e.duration
             if used < length:
                 parts.append(f"<forward><duration>{int((length - used) * divisions)}</duration></forward>")
@@ -232,13 +256,14 @@ def piece_to_musicxml(piece: Piece, title: str = "", rng=None, decorations: floa
     """MusicXML of a piece; with `rng`, unlabelled decorations are drawn at random."""
     divisions = _divisions(piece)
     deco = Decorations(rng, decorations)
+    style = BeamStyle.draw(rng)
     time_den = None
     measures = []
     for i in range(len(piece.length)):
         t = piece.staves[0][i].time
         if t is not None:
             time_den = t.denominator
-        measures.append(_measure_xml(piece, i, divisions, time_den, deco))
+        measures.append(_measure_xml(piece, i, divisions, time_den, deco, style))
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<score-partwise version="4.0">'

@@ -90,6 +90,7 @@ def _fill_voice(
     chord_p: float,
     max_chord: int,
     rest_p: float,
+    tuplet_p: float = 0.08,
 ) -> list[Event]:
     events: list[Event] = []
     used = Fraction(0)
@@ -107,7 +108,7 @@ def _fill_voice(
     while used < length:
         remaining = length - used
         # tuplets: three in the time of two, when a whole beat-group is free
-        if rng.random() < 0.08:
+        if rng.random() < tuplet_p:
             unit = rng.choice(["eighth", "16th", "quarter"])
             span = TYPE_QUARTERS[unit] * 2
             if span <= remaining and used % span == 0:
@@ -179,6 +180,8 @@ def random_piece(rng: random.Random) -> Piece:
     fifths = max(-7, min(7, round(rng.gauss(0, 3))))
     time = _pick(rng, TIMES)
     density = rng.choice([0, 1, 1, 2])
+    # some pieces run in triplets for bars on end (as in many slow movements), most have few
+    tuplet_p = rng.choice([0.02, 0.08, 0.08, 0.3, 0.6])
     n_measures = rng.randint(2, [7, 5, 4][density])
     chord_p = rng.choice([0.0, 0.1, 0.3, 0.6]) * (1.5 if grand else 1)
     rest_p = rng.choice([0.03, 0.1, 0.2])
@@ -206,14 +209,15 @@ def random_piece(rng: random.Random) -> Piece:
                 voices = [[Event("whole", full_measure=True)]]
             elif rng.random() < 0.15:
                 voices = [
-                    _fill_voice(rng, length, min(density, 1), walkers[s][0], clef, fifths, 0.1, 2, rest_p),
-                    _fill_voice(rng, length, min(density, 1), walkers[s][1], clef, fifths, 0.1, 2, rest_p),
+                    _fill_voice(rng, length, min(density, 1), w, clef, fifths, 0.1, 2, rest_p, tuplet_p)
+                    for w in walkers[s][:2]
                 ]
             else:
-                max_chord = 5 if grand else 4
-                voices = [
-                    _fill_voice(rng, length, density, walkers[s][0], clef, fifths, chord_p, max_chord, rest_p)
-                ]
+                most = 5 if grand else 4  # notes in a chord
+                voice = _fill_voice(
+                    rng, length, density, walkers[s][0], clef, fifths, chord_p, most, rest_p, tuplet_p
+                )
+                voices = [voice]
             staff.append(Measure(voices, new_clef, new_key, new_time, left_repeat))
     # barlines: shared by the staves of a system
     for i in range(n_measures):
