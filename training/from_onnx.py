@@ -7,6 +7,9 @@ found through the `Add` of their named bias; convolutions come with their batch 
 A folded convolution is restored as that convolution and a batch norm that reproduces it
 exactly in inference mode, with statistics measured on real staves so that training-mode batch
 statistics start close to what the shipped model computes.
+
+The exporter merges initializers that are exactly equal (untrained layer norms, say); such a
+model is refused with the names that could not be found. Trained weights are never equal.
 """
 
 from __future__ import annotations
