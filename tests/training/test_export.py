@@ -8,21 +8,15 @@ torch = pytest.importorskip("torch")
 from omr_server.tokens.manifest import ManifestError, load_manifest  # noqa: E402
 from omr_server.tokens.recognizer import StaffRecognizer, padded_width  # noqa: E402
 from omr_server.tokens.vocabulary import BOS_ID, EOS_ID, TOKENS  # noqa: E402
-from training.export import export_graphs, write_manifest  # noqa: E402
-from training.model import ModelConfig, StaffModel  # noqa: E402
+from tests.training.tiny_model import export_to, tiny_config  # noqa: E402
+from training.model import StaffModel  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     torch.manual_seed(0)
-    cfg = ModelConfig(len(TOKENS), d_model=32, heads=2, encoder_layers=1, decoder_layers=2, ff=64,
-                      max_tokens=40, channels=(8, 8, 16, 16, 32))  # fmt: skip
-    model = StaffModel(cfg).eval()
-    folder = tmp_path_factory.mktemp("model") / "tiny"
-    folder.mkdir()
-    export_graphs(model, folder)
-    write_manifest(folder, model, {"step": 0}, "test", {}, {})
-    return model, folder
+    model = StaffModel(tiny_config()).eval()
+    return model, export_to(model, tmp_path_factory.mktemp("model"))
 
 
 def test_onnx_greedy_equals_pytorch_greedy(tiny):

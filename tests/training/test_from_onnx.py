@@ -5,17 +5,15 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from omr_server.tokens.vocabulary import TOKENS  # noqa: E402
-from training.export import export_graphs, write_manifest  # noqa: E402
+from tests.training.tiny_model import export_to, tiny_config  # noqa: E402
 from training.from_onnx import load_exported  # noqa: E402
-from training.model import ModelConfig, StaffModel  # noqa: E402
+from training.model import StaffModel  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     torch.manual_seed(0)
-    cfg = ModelConfig(len(TOKENS), d_model=32, heads=2, encoder_layers=2, decoder_layers=2, ff=64,
-                      max_tokens=40, channels=(8, 8, 16, 16, 32))  # fmt: skip
-    model = StaffModel(cfg)
+    model = StaffModel(tiny_config(encoder_layers=2))
     with torch.no_grad():  # as after training: no two tensors alike (the exporter merges equal ones)
         for parameter in model.parameters():
             parameter.add_(0.01 * torch.randn_like(parameter))
@@ -25,12 +23,7 @@ def exported(tmp_path_factory):
         norm.running_var.uniform_(0.2, 3.0)
         norm.weight.data.uniform_(0.5, 1.5)
         norm.bias.data.uniform_(-0.3, 0.3)
-    model.eval()
-    folder = tmp_path_factory.mktemp("model") / "tiny"
-    folder.mkdir()
-    export_graphs(model, folder)
-    write_manifest(folder, model, {"step": 0}, "test", {}, {})
-    return model, folder
+    return model, export_to(model, tmp_path_factory.mktemp("model"))
 
 
 def _inputs():
