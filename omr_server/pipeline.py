@@ -260,7 +260,9 @@ def load_recognizer(settings: OmrSettings) -> tuple[Recognizer, score_pb2.ModelI
         )
     from omr_server.tokens.recognizer import StaffRecognizer
 
-    recognizer = StaffRecognizer.load(model_dir, providers=choose_providers(settings.providers))
+    recognizer = StaffRecognizer.load(
+        model_dir, providers=choose_providers(settings.providers), rescore_beams=settings.rescore_beams
+    )
     manifest = recognizer.manifest
     info = score_pb2.ModelInfo(
         name=manifest.name, version=manifest.version, sha256=model_digest(manifest.sha256)

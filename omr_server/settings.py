@@ -44,6 +44,9 @@ class OmrSettings(BaseSettings):
     max_queue_delay_ms: float = 5.0
     max_queued_staves: int = 512
     inference_threads: int = 1
+    # Beam width for re-reading staves whose bars do not fill the metre (omr_server/tokens/
+    # rescoring.py); 0 or 1 keeps greedy decoding only.
+    rescore_beams: int = 4
     # Threads rasterising pages and finding staves (numpy/scipy release the GIL).
     layout_threads: int = 2
 

@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from omr_server.tokens.beam import Hypothesis, beam_search
 from omr_server.tokens.manifest import ModelManifest, load_manifest
+from omr_server.tokens.meter import misfit_bars
+from omr_server.tokens.rescoring import best_reading, expected_bar_length
 from omr_server.tokens.symbols import StaffSymbol
 from omr_server.tokens.vocabulary import token_budget, tokens_to_symbols
 
@@ -21,6 +24,8 @@ class StaffReading:
     token_probs: list[float]
     symbols: list[StaffSymbol]
 
+
+Cross = tuple[np.ndarray, ...]  # the encoder's cross-attention keys, values and padding bias
 
 # Blank paper added right of the widest staff of a batch (more than the CNN's receptive field),
 # so a staff reads the same alone or next to wider ones: the network then never sees the
@@ -43,8 +48,15 @@ def _softmax_max(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class StaffRecognizer:
     """Thread-safe: onnxruntime sessions may be run from several threads at once."""
 
-    def __init__(self, manifest: ModelManifest, encoder: ort.InferenceSession, decoder: ort.InferenceSession):
+    def __init__(
+        self,
+        manifest: ModelManifest,
+        encoder: ort.InferenceSession,
+        decoder: ort.InferenceSession,
+        rescore_beams: int = 0,
+    ):
         self.manifest = manifest
+        self.rescore_beams = rescore_beams
         self.encoder = encoder
         self.decoder = decoder
         self.providers: list[str] = list(encoder.get_providers())
@@ -52,7 +64,12 @@ class StaffRecognizer:
 
     @classmethod
     def load(
-        cls, model_dir: Path, providers: Sequence[str] | None = None, *, threads: int | None = None
+        cls,
+        model_dir: Path,
+        providers: Sequence[str] | None = None,
+        *,
+        threads: int | None = None,
+        rescore_beams: int = 0,
     ) -> StaffRecognizer:
         manifest = load_manifest(model_dir)
         options = ort.SessionOptions()
@@ -64,7 +81,7 @@ class StaffRecognizer:
         decoder = ort.InferenceSession(
             str(manifest.path(model_dir, "decoder_step")), options, providers=chosen
         )
-        return cls(manifest, encoder, decoder)
+        return cls(manifest, encoder, decoder, rescore_beams)
 
     def _check(self, images: Sequence[np.ndarray]) -> None:
         for i, img in enumerate(images):
@@ -74,42 +91,60 @@ class StaffRecognizer:
                     "as cut by omr_server.staves.crop.crop_staff"
                 )
 
-    def recognize_ids(
-        self, images: Sequence[np.ndarray], max_tokens: int | None = None
-    ) -> tuple[list[list[int]], list[list[float]]]:
-        """Greedy token ids (no <bos>/<eos>) and their probabilities for one batch of staves."""
-        if not images:
-            return [], []
+    def _encode(self, images: Sequence[np.ndarray]) -> tuple[Cross, list[int]]:
+        """Cross-attention keys/values/bias for a batch of staves, and each staff's token budget."""
         self._check(images)
-        m = self.manifest
         width = padded_width(max(img.shape[1] for img in images))
         batch = np.zeros((len(images), 1, self.input_height, width), np.float32)
         for k, img in enumerate(images):
             batch[k, 0, :, : img.shape[1]] = np.clip(img, 0.0, 1.0)
         widths = np.array([img.shape[1] for img in images], np.int64)
-        cross_k, cross_v, cross_bias = self.encoder.run(None, {"images": batch, "widths": widths})
-        b = len(images)
-        past_k = np.zeros((m.decoder_layers, b, m.heads, 0, m.head_dim), cross_k.dtype)
+        cross = tuple(self.encoder.run(None, {"images": batch, "widths": widths}))
+        return cross, [token_budget(img.shape[1]) for img in images]
+
+    def _step(
+        self,
+        token: np.ndarray,
+        position: int,
+        past_k: np.ndarray,
+        past_v: np.ndarray,
+        cross_k: np.ndarray,
+        cross_v: np.ndarray,
+        cross_bias: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        logits, past_k, past_v = self.decoder.run(
+            None,
+            {
+                "token": token,
+                "position": np.array([position], np.int64),
+                "past_k": past_k,
+                "past_v": past_v,
+                "cross_k": cross_k,
+                "cross_v": cross_v,
+                "cross_bias": cross_bias,
+            },
+        )
+        return logits, past_k, past_v
+
+    def _empty_cache(self, batch: int, dtype: np.dtype) -> np.ndarray:
+        m = self.manifest
+        return np.zeros((m.decoder_layers, batch, m.heads, 0, m.head_dim), dtype)
+
+    def _greedy(
+        self, cross: Cross, budgets: list[int], max_tokens: int | None = None
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        m = self.manifest
+        cross_k, cross_v, cross_bias = cross
+        b = len(budgets)
+        past_k = self._empty_cache(b, cross_k.dtype)
         past_v = np.zeros_like(past_k)
         token = np.full((b, 1), m.bos_id, np.int64)
         ids: list[list[int]] = [[] for _ in range(b)]
         probs: list[list[float]] = [[] for _ in range(b)]
         done = np.zeros(b, bool)
-        budgets = [token_budget(img.shape[1]) for img in images]
         limit = min(max_tokens or m.max_tokens - 1, m.max_tokens - 1, max(budgets))
         for step in range(limit):
-            logits, past_k, past_v = self.decoder.run(
-                None,
-                {
-                    "token": token,
-                    "position": np.array([step], np.int64),
-                    "past_k": past_k,
-                    "past_v": past_v,
-                    "cross_k": cross_k,
-                    "cross_v": cross_v,
-                    "cross_bias": cross_bias,
-                },
-            )
+            logits, past_k, past_v = self._step(token, step, past_k, past_v, cross_k, cross_v, cross_bias)
             best, best_p = _softmax_max(logits.astype(np.float32))
             for i in range(b):
                 if done[i]:
@@ -125,12 +160,58 @@ class StaffRecognizer:
             token = best[:, None].astype(np.int64)
         return ids, probs
 
-    def recognize(self, images: Sequence[np.ndarray]) -> list[StaffReading]:
-        """Read one batch of staff crops (float32, (input_height, W), ink = 1)."""
-        ids, probs = self.recognize_ids(images)
+    def recognize_ids(
+        self, images: Sequence[np.ndarray], max_tokens: int | None = None
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        """Greedy token ids (no <bos>/<eos>) and their probabilities for one batch of staves."""
+        if not images:
+            return [], []
+        cross, budgets = self._encode(images)
+        return self._greedy(cross, budgets, max_tokens)
+
+    def beam_ids(self, images: Sequence[np.ndarray], beams: int) -> list[list[Hypothesis]]:
+        """The `beams` most probable readings of each staff (token ids), most probable first."""
+        if not images:
+            return []
+        cross, budgets = self._encode(images)
+        return self._beams(cross, budgets, beams)
+
+    def _beams(self, cross: Cross, budgets: list[int], beams: int) -> list[list[Hypothesis]]:
+        m = self.manifest
+        budgets = [min(budget, m.max_tokens - 1) for budget in budgets]
+        cache = self._empty_cache(len(budgets), cross[0].dtype)
+        c = (cross[0], cross[1], cross[2])
+        return beam_search(self._step, c, cache, beams=beams, bos=m.bos_id, eos=m.eos_id, budgets=budgets)
+
+    def _reading(self, ids: Sequence[int], probs: Sequence[float]) -> StaffReading:
         vocab = self.manifest.vocabulary
-        readings = []
-        for row, row_probs in zip(ids, probs, strict=True):
-            tokens = [vocab[i] if 0 <= i < len(vocab) else "<unk>" for i in row]
-            readings.append(StaffReading(tokens, row_probs, tokens_to_symbols(tokens, row_probs)))
+        tokens = [vocab[i] if 0 <= i < len(vocab) else "<unk>" for i in ids]
+        return StaffReading(tokens, list(probs), tokens_to_symbols(tokens, probs))
+
+    def recognize(self, images: Sequence[np.ndarray]) -> list[StaffReading]:
+        """Read one batch of staff crops (float32, (input_height, W), ink = 1): greedy decoding,
+        then, with `rescore_beams` > 1, staves whose bars do not fill the metre are decoded again
+        with beam search and the reading that fits best is kept (omr_server/tokens/rescoring.py)."""
+        if not images:
+            return []
+        cross, budgets = self._encode(images)
+        ids, probs = self._greedy(cross, budgets)
+        readings = [self._reading(row, row_probs) for row, row_probs in zip(ids, probs, strict=True)]
+        if self.rescore_beams > 1:
+            self._rescore(readings, cross, budgets)
         return readings
+
+    def _rescore(self, readings: list[StaffReading], cross: Cross, budgets: list[int]) -> None:
+        """Replace, in place, the readings of staves with misfit bars by their best-fitting beam."""
+        expected = [expected_bar_length(r.symbols) for r in readings]
+        misfit = [i for i, r in enumerate(readings) if misfit_bars(r.symbols, expected[i])]
+        if not misfit:
+            return
+        subset = tuple(c[:, misfit] if c.ndim == 5 else c[misfit] for c in cross)
+        hypotheses = self._beams(subset, [budgets[i] for i in misfit], self.rescore_beams)
+        for i, candidates in zip(misfit, hypotheses, strict=True):
+            bar = expected[i]
+            options = [self._reading(h.ids, h.probs) for h in candidates]
+            scored = [(h.log_prob, r.symbols) for h, r in zip(candidates, options, strict=True)]
+            if options and bar is not None:
+                readings[i] = options[best_reading(scored, bar)]

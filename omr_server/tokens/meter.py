@@ -1,0 +1,58 @@
+"""Do a staff reading's bars add up? Measure lengths from staff symbols, checked against the metre.
+
+A reading whose inner bars do not fill the time signature has a rhythm wrong (a missed dot,
+tuplet mark or note). The recogniser uses `misfit_bars` to choose, among its best few readings
+of such a staff, one whose bars do add up (`omr_server/tokens/rescoring.py`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from fractions import Fraction
+
+from omr_server.tokens.symbols import BarlineSymbol, NoteSymbol, RestSymbol, StaffSymbol, TimeSymbol
+
+
+def bar_lengths(symbols: Sequence[StaffSymbol]) -> list[tuple[Fraction | None, bool]]:
+    """Per bar closed by a barline: (length in quarters, starts with a time signature). The length
+    is the longest voice; None for a full-measure rest, which fits any metre."""
+    bars: list[tuple[Fraction | None, bool]] = []
+    voices: dict[int, Fraction] = {}
+    full_rest = timed = False
+    for sym in symbols:
+        if isinstance(sym, BarlineSymbol):
+            bars.append((None if full_rest else max(voices.values(), default=Fraction(0)), timed))
+            voices, full_rest, timed = {}, False, False
+        elif isinstance(sym, TimeSymbol):
+            timed = True
+        elif isinstance(sym, RestSymbol) and sym.full_measure:
+            full_rest = True
+        elif isinstance(sym, NoteSymbol | RestSymbol) and not (isinstance(sym, NoteSymbol) and sym.chord):
+            voices[sym.voice] = voices.get(sym.voice, Fraction(0)) + sym.duration
+    return bars
+
+
+def metre_length(symbols: Sequence[StaffSymbol]) -> Fraction | None:
+    """The bar length the staff's own time signature asks for, if the staff shows one."""
+    times = [s for s in symbols if isinstance(s, TimeSymbol)]
+    return Fraction(4 * times[-1].numerator, times[-1].denominator) if times else None
+
+
+def usual_length(bars: Sequence[tuple[Fraction | None, bool]]) -> Fraction | None:
+    """The length most bars of the staff share, when at least two and over half of them do."""
+    lengths = Counter(length for length, _ in bars if length)
+    if not lengths:
+        return None
+    length, count = lengths.most_common(1)[0]
+    return length if count >= 2 and count * 2 > len(bars) else None
+
+
+def misfit_bars(symbols: Sequence[StaffSymbol], expected: Fraction | None = None) -> int:
+    """How many bars of the staff do not fill `expected` (default: the staff's time signature, else
+    the usual bar length). A bar that opens with a time signature may be a pick-up: not counted."""
+    bars = bar_lengths(symbols)
+    expected = expected or metre_length(symbols) or usual_length(bars)
+    if expected is None:
+        return 0
+    return sum(1 for length, timed in bars if length is not None and not timed and length != expected)

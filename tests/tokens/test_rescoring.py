@@ -1,0 +1,100 @@
+"""Bars that add up: measure lengths of readings, beam search over the committed model, and the
+re-reading of staves whose bars do not fill the metre."""
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pypdfium2 as pdfium
+import pytest
+
+from omr_server.pages.rasterise import rasterise_page
+from omr_server.staves.crop import crop_staff
+from omr_server.staves.detect import detect_layout
+from omr_server.tokens.manifest import default_model_dir
+from omr_server.tokens.meter import bar_lengths, misfit_bars, usual_length
+from omr_server.tokens.recognizer import StaffRecognizer
+from omr_server.tokens.rescoring import best_reading, expected_bar_length
+from omr_server.tokens.vocabulary import tokens_to_symbols
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "engraved-piano.pdf"
+MODEL_DIR = default_model_dir()
+
+
+def symbols(text: str):
+    return tokens_to_symbols(text.split())
+
+
+def test_bar_lengths_take_the_longest_voice_and_ignore_chord_notes_and_grace_notes():
+    staff = symbols(
+        "clef:G2 time:3/4 pos:0 dur:quarter chord pos:2 pos:1 dur:half bar "
+        "grace pos:3 dur:eighth pos:3 dur:quarter. pos:4 dur:eighth tup:3/2 pos:5 dur:eighth tup:3/2 "
+        "pos:6 dur:eighth tup:3/2 pos:2 dur:quarter bar "
+        "pos:1 dur:half voice:2 pos:0 dur:quarter pos:0 dur:quarter pos:0 dur:quarter bar "
+        "rest:measure bar pos:1 dur:quarter"
+    )
+    expected = [(Fraction(3), True), (Fraction(7, 2), False), (Fraction(3), False), (None, False)]
+    assert bar_lengths(staff) == expected  # the last bar, with no closing barline, is not counted
+
+
+def test_misfit_bars_count_against_the_metre_and_spare_a_pick_up():
+    staff = symbols("clef:G2 time:2/4 pos:0 dur:quarter bar pos:1 dur:half bar pos:2 dur:quarter bar")
+    assert misfit_bars(staff) == 1  # the pick-up opening with the time signature is not counted
+    assert misfit_bars(staff, Fraction(1)) == 1  # an explicit metre overrides the staff's own
+
+
+def test_without_a_time_signature_the_usual_bar_length_is_expected():
+    staff = symbols("pos:0 dur:half bar pos:0 dur:half bar pos:0 dur:quarter bar pos:0 dur:half bar")
+    assert usual_length(bar_lengths(staff)) == Fraction(2)
+    assert expected_bar_length(staff) == Fraction(2)
+    assert misfit_bars(staff) == 1
+    assert expected_bar_length(symbols("pos:0 dur:half bar pos:0 dur:quarter bar")) is None
+
+
+def test_best_reading_trades_probability_against_misfit_bars():
+    fits, short = symbols("pos:0 dur:half bar"), symbols("pos:0 dur:quarter bar")
+    assert best_reading([(-1.0, short), (-2.0, fits)], Fraction(2)) == 1  # one bar fixed for 1 nat
+    assert best_reading([(-1.0, short), (-9.0, fits)], Fraction(2)) == 0  # too improbable a fix
+    assert best_reading([(-1.0, short), (-9.0, fits)], Fraction(2), penalty=10.0) == 1
+
+
+needs_model = pytest.mark.skipif(not (MODEL_DIR / "manifest.json").exists(), reason="no committed model")
+
+
+@pytest.fixture(scope="module")
+def staves() -> list[np.ndarray]:
+    document = pdfium.PdfDocument(EXAMPLE)
+    layout = detect_layout(rasterise_page(document, 0, 300))
+    return [crop_staff(layout.image, s.top, s.bottom, s.left_x, s.right_x, height=96) for s in layout.staves]
+
+
+@needs_model
+def test_beam_of_one_is_greedy_decoding(staves):
+    recognizer = StaffRecognizer.load(MODEL_DIR)
+    greedy, _ = recognizer.recognize_ids(staves[:4])
+    assert [h[0].ids for h in recognizer.beam_ids(staves[:4], 1)] == greedy
+
+
+@needs_model
+def test_beam_search_gives_distinct_readings_most_probable_first(staves):
+    recognizer = StaffRecognizer.load(MODEL_DIR)
+    for hypotheses in recognizer.beam_ids(staves[:3], 4):
+        assert len(hypotheses) == 4
+        assert len({tuple(h.ids) for h in hypotheses}) == 4
+        assert [h.log_prob for h in hypotheses] == sorted((h.log_prob for h in hypotheses), reverse=True)
+        for h in hypotheses:  # the sequence's log-probability: its tokens' and then <eos>'s
+            assert len(h.probs) == len(h.ids)
+            assert h.log_prob <= float(np.sum(np.log(h.probs))) + 1e-4
+
+
+@needs_model
+def test_rescoring_only_touches_staves_whose_bars_do_not_add_up(staves):
+    greedy = StaffRecognizer.load(MODEL_DIR).recognize(staves)
+    rescored = StaffRecognizer.load(MODEL_DIR, rescore_beams=4).recognize(staves)
+    misfits_before = misfits_after = 0
+    for before, after in zip(greedy, rescored, strict=True):
+        misfits_before += misfit_bars(before.symbols)
+        misfits_after += misfit_bars(after.symbols, expected_bar_length(before.symbols))
+        if misfit_bars(before.symbols) == 0:
+            assert after.tokens == before.tokens
+    assert misfits_after < misfits_before or misfits_before == 0
