@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cases-per-tier", type=int, default=None, help="at most this many cases per tier")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per case")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--rescore-beams",
+        type=int,
+        default=None,
+        help="beam width for re-reading staves whose bars do not add up (default: the OMR server's "
+        "ETUDE_OMR_RESCORE_BEAMS setting; 0 = greedy decoding only)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,11 +48,15 @@ def run(args: argparse.Namespace) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    from omr_server.settings import OmrSettings
+
     model_dir = args.model_dir or default_model_dir()
-    figures: dict = {}
+    beams = OmrSettings().rescore_beams if args.rescore_beams is None else args.rescore_beams
+    os.environ["ETUDE_OMR_RESCORE_BEAMS"] = str(beams)  # for the `etude transcribe` of each case
+    figures: dict = {"rescore_beams": beams}
     try:
         if args.synthetic is not None:
-            figures["synthetic_ser"] = synthetic_ser(model_dir, args.synthetic, args.limit, log=log)
+            figures["synthetic_ser"] = synthetic_ser(model_dir, args.synthetic, args.limit, beams, log=log)
         if args.cases is not None:
             if not (args.cases / "cases.json").is_file():
                 print(

@@ -2,22 +2,17 @@
 re-reading of staves whose bars do not fill the metre."""
 
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
-import pypdfium2 as pdfium
 import pytest
 
-from omr_server.pages.rasterise import rasterise_page
-from omr_server.staves.crop import crop_staff
-from omr_server.staves.detect import detect_layout
 from omr_server.tokens.manifest import default_model_dir
 from omr_server.tokens.meter import bar_lengths, misfit_bars, usual_length
 from omr_server.tokens.recognizer import StaffRecognizer
 from omr_server.tokens.rescoring import best_reading, expected_bar_length
 from omr_server.tokens.vocabulary import tokens_to_symbols
+from tests.example_staves import example_staves
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "engraved-piano.pdf"
 MODEL_DIR = default_model_dir()
 
 
@@ -63,9 +58,7 @@ needs_model = pytest.mark.skipif(not (MODEL_DIR / "manifest.json").exists(), rea
 
 @pytest.fixture(scope="module")
 def staves() -> list[np.ndarray]:
-    document = pdfium.PdfDocument(EXAMPLE)
-    layout = detect_layout(rasterise_page(document, 0, 300))
-    return [crop_staff(layout.image, s.top, s.bottom, s.left_x, s.right_x, height=96) for s in layout.staves]
+    return example_staves()
 
 
 @needs_model

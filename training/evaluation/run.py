@@ -23,12 +23,17 @@ from training.evaluation.ser import edit_distance
 
 
 def synthetic_ser(
-    model_dir: Path, data: Path, limit: int | None = None, batch: int = 16, log: Callable[[str], None] = print
+    model_dir: Path,
+    data: Path,
+    limit: int | None = None,
+    rescore_beams: int = 0,
+    batch: int = 16,
+    log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     from omr_server.tokens.recognizer import StaffRecognizer
     from training.data.shards import load_folder
 
-    recognizer = StaffRecognizer.load(model_dir)
+    recognizer = StaffRecognizer.load(model_dir, rescore_beams=rescore_beams)
     images, references, kinds = load_folder(data, limit)
     if not images:
         raise FileNotFoundError(f"no shards in {data}; render some with python -m training.data.build")
