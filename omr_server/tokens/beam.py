@@ -19,7 +19,7 @@ DecoderStep = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 class Hypothesis:
     ids: list[int]  # without <bos>/<eos>
     probs: list[float]  # probability of each token when it was chosen
-    log_prob: float  # of the whole sequence, <eos> included when it ended there
+    score: float  # log-probability of the sequence (<eos> included when it ended there) less penalties
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -36,10 +36,14 @@ def beam_search(
     bos: int,
     eos: int,
     budgets: list[int],
+    penalize: Callable[[int, list[int]], float] | None = None,
+    checked: frozenset[int] = frozenset(),
 ) -> list[list[Hypothesis]]:
-    """Up to `beams` finished readings per staff, most probable first. `cross` is the encoder's
+    """Up to `beams` finished readings per staff, best first. `cross` is the encoder's
     output for B staves, `empty_cache` a (layers, B, heads, 0, head_dim) cache; a staff's reading
-    ends at <eos> or when it reaches its token budget."""
+    ends at <eos> or when it reaches its token budget. With `penalize`, a candidate whose new token
+    is in `checked` loses `penalize(staff, ids)` from its score as the search goes, so beams that
+    break a constraint (a bar that does not add up) give way to ones that keep it."""
     cross_k, cross_v, cross_bias = cross
     b, k = cross_k.shape[1], beams
     repeat = np.repeat(np.arange(b), k)
@@ -63,11 +67,17 @@ def beam_search(
             if len(finished[i]) >= k:
                 continue
             grown: list[tuple[list[int], list[float]]] = []
+            candidates = []
             for flat in np.argsort(-totals[i], kind="stable")[: 2 * k]:
+                beam, token = divmod(int(flat), vocab)
                 total = float(totals[i, flat])
+                if penalize is not None and token in checked and np.isfinite(total):
+                    total -= penalize(i, [*histories[i][beam][0], token])
+                candidates.append((total, beam, token))
+            candidates.sort(key=lambda c: -c[0])
+            for total, beam, token in candidates:
                 if not np.isfinite(total) or len(grown) == k or len(finished[i]) >= k:
                     break
-                beam, token = divmod(int(flat), vocab)
                 ids, probs = histories[i][beam]
                 if token == eos:
                     finished[i].append(Hypothesis(ids, probs, total))
@@ -85,4 +95,4 @@ def beam_search(
         past_k, past_v = past_k[:, order], past_v[:, order]
         tokens = chosen.reshape(-1)
         scores = new_scores
-    return [sorted(f, key=lambda h: -h.log_prob)[:k] for f in finished]
+    return [sorted(f, key=lambda h: -h.score)[:k] for f in finished]

@@ -3,8 +3,9 @@ with a key/value cache. Serving code uses onnxruntime only (never torch)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,9 @@ import onnxruntime as ort
 from omr_server.tokens.beam import Hypothesis, beam_search
 from omr_server.tokens.manifest import ModelManifest, load_manifest
 from omr_server.tokens.meter import misfit_bars
-from omr_server.tokens.rescoring import best_reading, expected_bar_length
+from omr_server.tokens.rescoring import closing_bar_penalty, expected_bar_length
 from omr_server.tokens.symbols import StaffSymbol
-from omr_server.tokens.vocabulary import token_budget, tokens_to_symbols
+from omr_server.tokens.vocabulary import BARLINES, token_budget, tokens_to_symbols
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class StaffRecognizer:
         self.encoder = encoder
         self.decoder = decoder
         self.providers: list[str] = list(encoder.get_providers())
+        self._bar_ids = frozenset(i for i, t in enumerate(manifest.vocabulary) if t in BARLINES)
         self.input_height = manifest.input_height
 
     @classmethod
@@ -176,12 +178,33 @@ class StaffRecognizer:
         cross, budgets = self._encode(images)
         return self._beams(cross, budgets, beams)
 
-    def _beams(self, cross: Cross, budgets: list[int], beams: int) -> list[list[Hypothesis]]:
+    def _beams(
+        self, cross: Cross, budgets: list[int], beams: int, expected: Sequence[Fraction] | None = None
+    ) -> list[list[Hypothesis]]:
         m = self.manifest
         budgets = [min(budget, m.max_tokens - 1) for budget in budgets]
         cache = self._empty_cache(len(budgets), cross[0].dtype)
-        c = (cross[0], cross[1], cross[2])
-        return beam_search(self._step, c, cache, beams=beams, bos=m.bos_id, eos=m.eos_id, budgets=budgets)
+        penalize = None if expected is None else self._bar_penalty(expected)
+        return beam_search(
+            self._step,
+            (cross[0], cross[1], cross[2]),
+            cache,
+            beams=beams,
+            bos=m.bos_id,
+            eos=m.eos_id,
+            budgets=budgets,
+            penalize=penalize,
+            checked=self._bar_ids,
+        )
+
+    def _bar_penalty(self, expected: Sequence[Fraction]) -> Callable[[int, list[int]], float]:
+        """Beam-search penalty of a barline token for staff `staff` of the batch: does its bar fit?"""
+        vocab = self.manifest.vocabulary
+
+        def penalize(staff: int, ids: list[int]) -> float:
+            return closing_bar_penalty(tokens_to_symbols([vocab[t] for t in ids]), expected[staff])
+
+        return penalize
 
     def _reading(self, ids: Sequence[int], probs: Sequence[float]) -> StaffReading:
         vocab = self.manifest.vocabulary
@@ -202,16 +225,15 @@ class StaffRecognizer:
         return readings
 
     def _rescore(self, readings: list[StaffReading], cross: Cross, budgets: list[int]) -> None:
-        """Replace, in place, the readings of staves with misfit bars by their best-fitting beam."""
+        """Replace, in place, the readings of staves with misfit bars by a beam search that
+        penalises them (omr_server/tokens/rescoring.py)."""
         expected = [expected_bar_length(r.symbols) for r in readings]
         misfit = [i for i, r in enumerate(readings) if misfit_bars(r.symbols, expected[i])]
         if not misfit:
             return
         subset = tuple(c[:, misfit] if c.ndim == 5 else c[misfit] for c in cross)
-        hypotheses = self._beams(subset, [budgets[i] for i in misfit], self.rescore_beams)
+        bars = [expected[i] or Fraction(0) for i in misfit]  # misfit bars imply a known length
+        hypotheses = self._beams(subset, [budgets[i] for i in misfit], self.rescore_beams, bars)
         for i, candidates in zip(misfit, hypotheses, strict=True):
-            bar = expected[i]
-            options = [self._reading(h.ids, h.probs) for h in candidates]
-            scored = [(h.log_prob, r.symbols) for h, r in zip(candidates, options, strict=True)]
-            if options and bar is not None:
-                readings[i] = options[best_reading(scored, bar)]
+            if candidates:
+                readings[i] = self._reading(candidates[0].ids, candidates[0].probs)

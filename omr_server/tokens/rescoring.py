@@ -1,9 +1,11 @@
-"""Choose among a staff's best readings the one whose bars add up.
+"""Re-read a staff so that its bars add up.
 
 Greedy decoding commits to each token in turn; when the result has bars that do not fill the
-metre, one of the next most probable readings (beam search) often does: the dot, tuplet mark or
-repeated note greedy decoding missed. Each reading is scored by its log-probability less a
-penalty per misfit bar, so a reading that fixes a bar wins only if the model finds it plausible.
+metre, a slightly less probable reading often does: the dot, tuplet mark or repeated note greedy
+decoding missed. Such staves are decoded again with beam search in which every barline that
+closes a misfit bar costs a fixed penalty, so beams that keep the metre overtake those that break
+it, but only where the model finds them plausible (a fix may cost at most the penalty in
+log-probability per bar).
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
-from omr_server.tokens.meter import bar_lengths, metre_length, misfit_bars, usual_length
+from omr_server.tokens.meter import bar_lengths, metre_length, usual_length
 from omr_server.tokens.symbols import StaffSymbol
 
-# log-probability one misfit bar costs: a reading 20x less probable that fixes a bar wins
+# log-probability one misfit bar costs: a reading up to 20x less probable that fixes a bar wins
 MISFIT_PENALTY = 3.0
 
 
@@ -22,10 +24,12 @@ def expected_bar_length(symbols: Sequence[StaffSymbol]) -> Fraction | None:
     return metre_length(symbols) or usual_length(bar_lengths(symbols))
 
 
-Scored = tuple[float, Sequence[StaffSymbol]]  # (log-probability, symbols) of one reading
-
-
-def best_reading(readings: Sequence[Scored], expected: Fraction, penalty: float = MISFIT_PENALTY) -> int:
-    """Index of the best of (log-probability, symbols) readings of one staff."""
-    scores = [log_prob - penalty * misfit_bars(symbols, expected) for log_prob, symbols in readings]
-    return scores.index(max(scores))
+def closing_bar_penalty(
+    symbols: Sequence[StaffSymbol], expected: Fraction, penalty: float = MISFIT_PENALTY
+) -> float:
+    """Penalty for the bar the last barline of `symbols` closes (beam search, as it goes)."""
+    bars = bar_lengths(symbols)
+    if not bars:
+        return 0.0
+    length, timed = bars[-1]
+    return penalty if length is not None and not timed and length != expected else 0.0

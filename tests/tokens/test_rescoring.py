@@ -6,10 +6,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from omr_server.tokens.beam import beam_search
 from omr_server.tokens.manifest import default_model_dir
 from omr_server.tokens.meter import bar_lengths, misfit_bars, usual_length
 from omr_server.tokens.recognizer import StaffRecognizer
-from omr_server.tokens.rescoring import best_reading, expected_bar_length
+from omr_server.tokens.rescoring import MISFIT_PENALTY, closing_bar_penalty, expected_bar_length
 from omr_server.tokens.vocabulary import tokens_to_symbols
 from tests.example_staves import example_staves
 
@@ -46,11 +47,12 @@ def test_without_a_time_signature_the_usual_bar_length_is_expected():
     assert expected_bar_length(symbols("pos:0 dur:half bar pos:0 dur:quarter bar")) is None
 
 
-def test_best_reading_trades_probability_against_misfit_bars():
-    fits, short = symbols("pos:0 dur:half bar"), symbols("pos:0 dur:quarter bar")
-    assert best_reading([(-1.0, short), (-2.0, fits)], Fraction(2)) == 1  # one bar fixed for 1 nat
-    assert best_reading([(-1.0, short), (-9.0, fits)], Fraction(2)) == 0  # too improbable a fix
-    assert best_reading([(-1.0, short), (-9.0, fits)], Fraction(2), penalty=10.0) == 1
+def test_only_a_barline_closing_a_misfit_bar_is_penalised():
+    half = Fraction(2)
+    assert closing_bar_penalty(symbols("pos:0 dur:half bar pos:0 dur:quarter bar"), half) == MISFIT_PENALTY
+    assert closing_bar_penalty(symbols("pos:0 dur:quarter bar pos:0 dur:half bar"), half) == 0.0
+    assert closing_bar_penalty(symbols("time:3/4 pos:0 dur:quarter bar"), half) == 0.0  # a pick-up
+    assert closing_bar_penalty(symbols("pos:0 dur:quarter"), half) == 0.0  # no barline yet
 
 
 needs_model = pytest.mark.skipif(not (MODEL_DIR / "manifest.json").exists(), reason="no committed model")
@@ -74,10 +76,10 @@ def test_beam_search_gives_distinct_readings_most_probable_first(staves):
     for hypotheses in recognizer.beam_ids(staves[:3], 4):
         assert len(hypotheses) == 4
         assert len({tuple(h.ids) for h in hypotheses}) == 4
-        assert [h.log_prob for h in hypotheses] == sorted((h.log_prob for h in hypotheses), reverse=True)
-        for h in hypotheses:  # the sequence's log-probability: its tokens' and then <eos>'s
+        assert [h.score for h in hypotheses] == sorted((h.score for h in hypotheses), reverse=True)
+        for h in hypotheses:  # no penalties: the sequence's log-probability, its tokens' and <eos>'s
             assert len(h.probs) == len(h.ids)
-            assert h.log_prob <= float(np.sum(np.log(h.probs))) + 1e-4
+            assert h.score <= float(np.sum(np.log(h.probs))) + 1e-4
 
 
 @needs_model
@@ -91,3 +93,29 @@ def test_rescoring_only_touches_staves_whose_bars_do_not_add_up(staves):
         if misfit_bars(before.symbols) == 0:
             assert after.tokens == before.tokens
     assert misfits_after < misfits_before or misfits_before == 0
+
+
+def _toy_step(token, position, past_k, past_v, cross_k, cross_v, cross_bias):
+    """A decoder over tokens (pad, bos, eos, x, bar): first `bar` (0.6) or `x` (0.4), then <eos> (0.9)."""
+    n = token.shape[0]
+    p = np.full((n, 5), 1e-9)
+    p[:, 4 if position == 0 else 2] = 0.6 if position == 0 else 0.9
+    p[:, 3] = 0.4 if position == 0 else 0.1
+    grown = np.zeros((1, n, 1, position + 1, 1), np.float32)
+    return np.log(p), grown, grown.copy()
+
+
+def _toy_search(penalize=None):
+    keys = np.zeros((1, 1, 1, 4, 1), np.float32)
+    cross = (keys, keys.copy(), np.zeros((1, 1, 1, 4), np.float32))
+    empty = np.zeros((1, 1, 1, 0, 1), np.float32)
+    kw = {"beams": 2, "bos": 1, "eos": 2, "budgets": [5], "penalize": penalize, "checked": frozenset({4})}
+    return beam_search(_toy_step, cross, empty, **kw)[0]
+
+
+def test_beam_search_penalties_let_a_less_probable_reading_win():
+    assert _toy_search()[0].ids == [4]  # `bar` is the more probable first token
+    penalised = _toy_search(lambda staff, ids: 5.0 if ids == [4] else 0.0)
+    assert penalised[0].ids == [3]
+    assert penalised[0].score == pytest.approx(np.log(0.4) + np.log(0.9), abs=1e-5)
+    assert penalised[1].score == pytest.approx(np.log(0.6) + np.log(0.9) - 5.0, abs=1e-5)
