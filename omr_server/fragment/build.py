@@ -335,9 +335,24 @@ def build_fragment(
 
     tempo_map = tempo_map_from_changes([TempoChange(Fraction(0), context.quarter_bpm, context.tempo_assumed)])
     fill_seconds(fragment, tempo_map)
+    _drop_ties_across_the_page(fragment, end)
     end.measures_before += len(fragment.measures)
     fragment.end_context.CopyFrom(_declared_only(end.to_proto(), declared))
     return fragment, end
+
+
+def _drop_ties_across_the_page(fragment: score_pb2.PageFragment, end: ReadingContext) -> None:
+    """A tie from an earlier page that no note of this page closed cannot reach the next page (a tie
+    joins neighbouring notes): a misread note or tie. It ends here, with a warning, so the page's
+    end context only names notes of its own."""
+    own = {note.id for note in fragment.notes}
+    for tie in [t for t in end.open_ties if t.from_note_id not in own]:
+        end.open_ties.remove(tie)
+        _warn(
+            fragment,
+            score_pb2.WARNING_CODE_UNSPECIFIED,
+            f"{tie.staff_id}: tie from note {tie.from_note_id} of an earlier page is not closed on this page",
+        )
 
 
 def _declared_only(context: notation_pb2.MusicalContext, staff_ids: set[str]) -> notation_pb2.MusicalContext:

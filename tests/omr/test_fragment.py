@@ -190,3 +190,23 @@ def test_voices_keep_their_own_time() -> None:
     onsets = {(n.voice, n.pitch.step): fraction(n.onset_beats) for n in fragment.notes}
     assert onsets == {(1, "E"): 0, (2, "C"): 0, (2, "D"): 1}
     assert fraction(fragment.measures[0].duration_beats) == 2 and not fragment.warnings
+
+
+def test_a_tie_from_an_earlier_page_left_open_on_this_page_ends_with_a_warning() -> None:
+    """A misread tie must not name a note two pages back in the end context (invalid IR)."""
+    _, context = build_fragment(
+        0,
+        _layout(1, 1),
+        [_read([TREBLE, TimeSymbol(2, 4), note("B", 4, "half", tie_start=True), BarlineSymbol()])],
+        ReadingContext(),
+    )
+    second, after = build_fragment(
+        1, _layout(1, 1), [_read([TREBLE, note("D", 5, "half"), BarlineSymbol()])], context
+    )
+    assert validate_fragment(second) == []
+    assert not second.end_context.pending_ties and not after.open_ties
+    assert any("is not closed on this page" in w.message for w in second.warnings)
+    third, _ = build_fragment(
+        2, _layout(1, 1), [_read([TREBLE, note("B", 4, "half"), BarlineSymbol()])], after
+    )
+    assert not third.notes[0].tie_stop
