@@ -46,7 +46,7 @@ class OmrSettings(BaseSettings):
     inference_threads: int = 1
     # Beam width for re-reading staves whose bars do not fill the metre (omr_server/tokens/
     # rescoring.py); 0 or 1 keeps greedy decoding only.
-    rescore_beams: int = 4
+    rescore_beams: int = 2
     # Threads rasterising pages and finding staves (numpy/scipy release the GIL).
     layout_threads: int = 2
 

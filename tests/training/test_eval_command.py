@@ -51,5 +51,5 @@ def test_own_greedy_readings_score_zero_and_edits_are_counted(shards):
 def test_rescoring_is_what_the_server_does_by_default(shards):
     own, _ = shards
     figures = etude_eval("--synthetic", str(own))
-    assert figures["rescore_beams"] == 4
+    assert figures["rescore_beams"] == 2
     assert figures["synthetic_ser"]["all"]["staves"] == 4
