@@ -48,8 +48,10 @@ def test_own_greedy_readings_score_zero_and_edits_are_counted(shards):
     assert edited["ser"] > 0.1 and edited["exact_staves"] == 0.0
 
 
-def test_rescoring_is_what_the_server_does_by_default(shards):
+def test_decoding_follows_the_server_setting_by_default(shards, monkeypatch):
     own, _ = shards
+    assert etude_eval("--synthetic", str(own))["rescore_beams"] == 0
+    monkeypatch.setenv("ETUDE_OMR_RESCORE_BEAMS", "2")
     figures = etude_eval("--synthetic", str(own))
     assert figures["rescore_beams"] == 2
     assert figures["synthetic_ser"]["all"]["staves"] == 4
