@@ -1,8 +1,8 @@
 """Do a staff reading's bars add up? Measure lengths from staff symbols, checked against the metre.
 
 A reading whose inner bars do not fill the time signature has a rhythm wrong (a missed dot,
-tuplet mark or note). The recogniser uses `misfit_bars` to choose, among its best few readings
-of such a staff, one whose bars do add up (`omr_server/tokens/rescoring.py`).
+tuplet mark or note). The recogniser uses `misfit_bars` to find such staves and re-read them
+with a beam search that penalises bars that do not add up (`omr_server/tokens/rescoring.py`).
 """
 
 from __future__ import annotations
