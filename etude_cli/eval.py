@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -52,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
 
     model_dir = args.model_dir or default_model_dir()
     beams = OmrSettings().rescore_beams if args.rescore_beams is None else args.rescore_beams
-    os.environ["ETUDE_OMR_RESCORE_BEAMS"] = str(beams)  # for the `etude transcribe` of each case
     figures: dict = {"rescore_beams": beams}
     try:
         if args.synthetic is not None:
@@ -66,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             tiers = [t for t in args.tiers.split(",") if t] or None
             figures["note_f1"] = devset_notes(
-                args.cases, args.model_dir, tiers, args.cases_per_tier, args.timeout, log=log
+                args.cases, args.model_dir, tiers, args.cases_per_tier, args.timeout, beams, log=log
             )
     except (FileNotFoundError, ManifestError) as error:
         print(f"etude eval: error: {error}", file=sys.stderr)

@@ -13,8 +13,8 @@ import onnxruntime as ort
 
 from omr_server.tokens.beam import Hypothesis, beam_search
 from omr_server.tokens.manifest import ModelManifest, load_manifest
-from omr_server.tokens.meter import misfit_bars
-from omr_server.tokens.rescoring import closing_bar_penalty, expected_bar_length
+from omr_server.tokens.meter import expected_bar_length, misfit_bars
+from omr_server.tokens.rescoring import closing_bar_penalty
 from omr_server.tokens.symbols import StaffSymbol
 from omr_server.tokens.vocabulary import BARLINES, token_budget, tokens_to_symbols
 

@@ -13,15 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
-from omr_server.tokens.meter import bar_lengths, metre_length, usual_length
+from omr_server.tokens.meter import bar_lengths
 from omr_server.tokens.symbols import StaffSymbol
 
 # log-probability one misfit bar costs: a reading up to 20x less probable that fixes a bar wins
 MISFIT_PENALTY = 3.0
-
-
-def expected_bar_length(symbols: Sequence[StaffSymbol]) -> Fraction | None:
-    return metre_length(symbols) or usual_length(bar_lengths(symbols))
 
 
 def closing_bar_penalty(

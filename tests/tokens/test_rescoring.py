@@ -8,9 +8,9 @@ import pytest
 
 from omr_server.tokens.beam import beam_search
 from omr_server.tokens.manifest import default_model_dir
-from omr_server.tokens.meter import bar_lengths, misfit_bars, usual_length
+from omr_server.tokens.meter import bar_lengths, expected_bar_length, misfit_bars, usual_length
 from omr_server.tokens.recognizer import StaffRecognizer
-from omr_server.tokens.rescoring import MISFIT_PENALTY, closing_bar_penalty, expected_bar_length
+from omr_server.tokens.rescoring import MISFIT_PENALTY, closing_bar_penalty
 from omr_server.tokens.vocabulary import tokens_to_symbols
 from tests.example_staves import example_staves
 

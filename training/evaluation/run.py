@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -74,8 +75,10 @@ def devset_notes(
     tiers: list[str] | None = None,
     limit: int | None = None,
     timeout: float = 900,
+    rescore_beams: int = 0,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
+    env = {**os.environ, "ETUDE_OMR_RESCORE_BEAMS": str(rescore_beams)}
     cases = json.loads((cases_dir / "cases.json").read_text())
     chosen = tiers or sorted({c["tier"] for c in cases})
     out_dir = Path(tempfile.mkdtemp(prefix="etude-eval-"))
@@ -100,7 +103,7 @@ def devset_notes(
                 cmd += ["--model-dir", str(model_dir)]
             started = time.perf_counter()
             try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
                 code, err = proc.returncode, proc.stderr.strip()
             except subprocess.TimeoutExpired:
                 code, err = -1, "timeout"
