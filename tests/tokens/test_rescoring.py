@@ -84,6 +84,8 @@ def test_beam_search_gives_distinct_readings_most_probable_first(staves):
 
 @needs_model
 def test_rescoring_only_touches_staves_whose_bars_do_not_add_up(staves):
+    # page 2 of the example holds a staff the shipped model reads with a bar that does not add up
+    staves = staves + example_staves(page=1)
     greedy = StaffRecognizer.load(MODEL_DIR).recognize(staves)
     rescored = StaffRecognizer.load(MODEL_DIR, rescore_beams=4).recognize(staves)
     misfits_before = misfits_after = 0
@@ -92,7 +94,8 @@ def test_rescoring_only_touches_staves_whose_bars_do_not_add_up(staves):
         misfits_after += misfit_bars(after.symbols, expected_bar_length(before.symbols))
         if misfit_bars(before.symbols) == 0:
             assert after.tokens == before.tokens
-    assert misfits_after < misfits_before or misfits_before == 0
+    assert misfits_before > 0, "no misread bar left in the example: pick staves this model misreads"
+    assert misfits_after < misfits_before
 
 
 def _toy_step(token, position, past_k, past_v, cross_k, cross_v, cross_bias):
