@@ -80,6 +80,32 @@ def _pitch(rng: random.Random, position: int, clef: ClefSymbol, fifths: int, chr
     return Pitch(step, octave, alter)
 
 
+# Figures of a triplet in units of its note value (three units in the time of two): mostly
+# three equal notes, but also the long-short, short-long and dotted figures and subdivided
+# halves that real music writes under one "3" (classical slow movements are full of them).
+TRIPLET_FIGURES: list[tuple[tuple[Fraction, ...], int]] = [
+    ((Fraction(1), Fraction(1), Fraction(1)), 12),
+    ((Fraction(2), Fraction(1)), 3),
+    ((Fraction(1), Fraction(2)), 2),
+    ((Fraction(3, 2), Fraction(1, 2), Fraction(1)), 1),
+    ((Fraction(1, 2), Fraction(1, 2), Fraction(1), Fraction(1)), 1),
+    ((Fraction(1), Fraction(1), Fraction(1, 2), Fraction(1, 2)), 1),
+]
+_TYPE_OF_QUARTERS = {q: t for t, q in TYPE_QUARTERS.items()}
+
+
+def triplet_values(unit: str, figure: tuple[Fraction, ...]) -> list[tuple[str, int]]:
+    """The written (type, dots) of each note of a triplet figure on `unit`."""
+    values = []
+    for units in figure:
+        written = TYPE_QUARTERS[unit] * units
+        if written in _TYPE_OF_QUARTERS:
+            values.append((_TYPE_OF_QUARTERS[written], 0))
+        else:  # one and a half units: a dotted note
+            values.append((_TYPE_OF_QUARTERS[written * Fraction(2, 3)], 1))
+    return values
+
+
 def _fill_voice(
     rng: random.Random,
     length: Fraction,
@@ -109,12 +135,16 @@ def _fill_voice(
         remaining = length - used
         # tuplets: three in the time of two, when a whole beat-group is free
         if rng.random() < tuplet_p:
-            unit = rng.choice(["eighth", "16th", "quarter"])
+            unit = rng.choice(["eighth", "16th", "16th", "quarter"])
             span = TYPE_QUARTERS[unit] * 2
             if span <= remaining and used % span == 0:
-                for k in range(3):
+                figure = _pick(rng, TRIPLET_FIGURES)
+                for k, (note_type, dots) in enumerate(triplet_values(unit, figure)):
                     rest = rng.random() < rest_p / 2
-                    events.append(Event(unit, 0, [] if rest else make_pitches(), (3, 2), k == 0, k == 2))
+                    last = k == len(figure) - 1
+                    events.append(
+                        Event(note_type, dots, [] if rest else make_pitches(), (3, 2), k == 0, last)
+                    )
                 used += span
                 continue
         # keep onsets on the grid of each note's own value, as real rhythms do
