@@ -29,11 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=900, help="seconds per case")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
-        "--rescore-beams",
+        "--reread-beams",
         type=int,
         default=None,
-        help="beam width for re-reading staves whose bars do not add up (default: the OMR server's "
-        "ETUDE_OMR_RESCORE_BEAMS setting; 0 = greedy decoding only)",
+        help="beams for re-reading bars whose notes do not fill the metre (default: the OMR "
+        "server's ETUDE_OMR_REREAD_BEAMS setting; 0 = greedy decoding only)",
     )
 
 
@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from omr_server.settings import OmrSettings
 
     model_dir = args.model_dir or default_model_dir()
-    beams = OmrSettings().rescore_beams if args.rescore_beams is None else args.rescore_beams
-    figures: dict = {"rescore_beams": beams}
+    beams = OmrSettings().reread_beams if args.reread_beams is None else args.reread_beams
+    figures: dict = {"reread_beams": beams}
     try:
         if args.synthetic is not None:
             figures["synthetic_ser"] = synthetic_ser(model_dir, args.synthetic, args.limit, beams, log=log)

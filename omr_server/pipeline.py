@@ -58,6 +58,9 @@ class Recognizer(Protocol):
     @property
     def providers(self) -> Sequence[str]: ...
     def recognize(self, images: Sequence[np.ndarray]) -> Sequence[TokenReading]: ...
+    def reread_page(
+        self, images: Sequence[np.ndarray], readings: Sequence[Any]
+    ) -> Sequence[TokenReading]: ...
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,11 @@ class OmrEngine:
             laid_out.set()
         metrics.LAYOUT_SECONDS.observe(time.perf_counter() - started)
         readings = await self.batcher.submit(crops)
+        if self.settings.reread_beams:
+            # Bars that do not fill the metre are re-read knowing the page's time signature.
+            readings = await loop.run_in_executor(
+                self._layout_pool, self.recognizer.reread_page, crops, readings
+            )
         return _PageWork(layout, readings, started)
 
     def _layout_and_crops(
@@ -261,7 +269,7 @@ def load_recognizer(settings: OmrSettings) -> tuple[Recognizer, score_pb2.ModelI
     from omr_server.tokens.recognizer import StaffRecognizer
 
     recognizer = StaffRecognizer.load(
-        model_dir, providers=choose_providers(settings.providers), rescore_beams=settings.rescore_beams
+        model_dir, providers=choose_providers(settings.providers), reread_beams=settings.reread_beams
     )
     manifest = recognizer.manifest
     info = score_pb2.ModelInfo(

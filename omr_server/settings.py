@@ -44,10 +44,9 @@ class OmrSettings(BaseSettings):
     max_queue_delay_ms: float = 5.0
     max_queued_staves: int = 512
     inference_threads: int = 1
-    # Beam width for re-reading staves whose bars do not fill the metre (tokens/rescoring.py).
-    # 0 (greedy only) by default: on 2 CPU cores, 2 beams bring scans to the edge of the speed
-    # targets for +0.003 mono-digital note F1 with the shipped model (docs/omr-server.md).
-    rescore_beams: int = 0
+    # Beams of the search that re-reads each bar whose notes do not fill the metre
+    # (tokens/reread.py); 0 keeps the greedy reading. Measured in docs/omr-server.md.
+    reread_beams: int = 8
     # Threads rasterising pages and finding staves (numpy/scipy release the GIL).
     layout_threads: int = 2
 

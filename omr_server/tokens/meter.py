@@ -1,8 +1,8 @@
 """Do a staff reading's bars add up? Measure lengths from staff symbols, checked against the metre.
 
 A reading whose inner bars do not fill the time signature has a rhythm wrong (a missed dot,
-tuplet mark or note). The recogniser uses `misfit_bars` to find such staves and re-read them
-with a beam search that penalises bars that do not add up (`omr_server/tokens/rescoring.py`).
+tuplet mark or note). The recogniser finds such staves with `misfit_bars` against the lengths
+`page_bar_lengths` expects, and re-reads their misfit bars (`omr_server/tokens/reread.py`).
 """
 
 from __future__ import annotations
@@ -61,3 +61,17 @@ def misfit_bars(symbols: Sequence[StaffSymbol], expected: Fraction | None = None
     if expected is None:
         return 0
     return sum(1 for length, timed in bars if length is not None and not timed and length != expected)
+
+
+def page_bar_lengths(staves: Sequence[Sequence[StaffSymbol]]) -> list[Fraction | None]:
+    """The bar length each staff of a page (in reading order) should have: its own time signature,
+    else the last one an earlier staff of the page showed, else the length most bars of the page
+    share (a page that continues a piece shows no time signature), else unknown."""
+    usual = usual_length([bar for symbols in staves for bar in bar_lengths(symbols)])
+    current: Fraction | None = None
+    lengths: list[Fraction | None] = []
+    for symbols in staves:
+        own = metre_length(symbols)
+        lengths.append(own or current or usual)
+        current = own or current
+    return lengths

@@ -3,7 +3,7 @@ with a key/value cache. Serving code uses onnxruntime only (never torch)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from omr_server.tokens.beam import Hypothesis, beam_search
 from omr_server.tokens.manifest import ModelManifest, load_manifest
-from omr_server.tokens.meter import expected_bar_length, misfit_bars
-from omr_server.tokens.rescoring import closing_bar_penalty
+from omr_server.tokens.meter import misfit_bars, page_bar_lengths
+from omr_server.tokens.reread import DEFAULT_REREAD_BEAMS, StaffRereader
 from omr_server.tokens.symbols import StaffSymbol
 from omr_server.tokens.vocabulary import BARLINES, token_budget, tokens_to_symbols
 
@@ -54,13 +53,14 @@ class StaffRecognizer:
         manifest: ModelManifest,
         encoder: ort.InferenceSession,
         decoder: ort.InferenceSession,
-        rescore_beams: int = 0,
+        reread_beams: int = DEFAULT_REREAD_BEAMS,
     ):
         self.manifest = manifest
-        self.rescore_beams = rescore_beams
+        self.reread_beams = reread_beams
         self.encoder = encoder
         self.decoder = decoder
         self.providers: list[str] = list(encoder.get_providers())
+        self._ids = {token: i for i, token in enumerate(manifest.vocabulary)}
         self._bar_ids = frozenset(i for i, t in enumerate(manifest.vocabulary) if t in BARLINES)
         self.input_height = manifest.input_height
 
@@ -71,7 +71,7 @@ class StaffRecognizer:
         providers: Sequence[str] | None = None,
         *,
         threads: int | None = None,
-        rescore_beams: int = 0,
+        reread_beams: int = DEFAULT_REREAD_BEAMS,
     ) -> StaffRecognizer:
         manifest = load_manifest(model_dir)
         options = ort.SessionOptions()
@@ -83,7 +83,7 @@ class StaffRecognizer:
         decoder = ort.InferenceSession(
             str(manifest.path(model_dir, "decoder_step")), options, providers=chosen
         )
-        return cls(manifest, encoder, decoder, rescore_beams)
+        return cls(manifest, encoder, decoder, reread_beams)
 
     def _check(self, images: Sequence[np.ndarray]) -> None:
         for i, img in enumerate(images):
@@ -171,69 +171,70 @@ class StaffRecognizer:
         cross, budgets = self._encode(images)
         return self._greedy(cross, budgets, max_tokens)
 
-    def beam_ids(self, images: Sequence[np.ndarray], beams: int) -> list[list[Hypothesis]]:
-        """The `beams` most probable readings of each staff (token ids), most probable first."""
-        if not images:
-            return []
-        cross, budgets = self._encode(images)
-        return self._beams(cross, budgets, beams)
-
-    def _beams(
-        self, cross: Cross, budgets: list[int], beams: int, expected: Sequence[Fraction] | None = None
-    ) -> list[list[Hypothesis]]:
-        m = self.manifest
-        budgets = [min(budget, m.max_tokens - 1) for budget in budgets]
-        cache = self._empty_cache(len(budgets), cross[0].dtype)
-        penalize = None if expected is None else self._bar_penalty(expected)
-        return beam_search(
-            self._step,
-            (cross[0], cross[1], cross[2]),
-            cache,
-            beams=beams,
-            bos=m.bos_id,
-            eos=m.eos_id,
-            budgets=budgets,
-            penalize=penalize,
-            checked=self._bar_ids,
-        )
-
-    def _bar_penalty(self, expected: Sequence[Fraction]) -> Callable[[int, list[int]], float]:
-        """Beam-search penalty of a barline token for staff `staff` of the batch: does its bar fit?"""
-        vocab = self.manifest.vocabulary
-
-        def penalize(staff: int, ids: list[int]) -> float:
-            return closing_bar_penalty(tokens_to_symbols([vocab[t] for t in ids]), expected[staff])
-
-        return penalize
-
     def _reading(self, ids: Sequence[int], probs: Sequence[float]) -> StaffReading:
         vocab = self.manifest.vocabulary
         tokens = [vocab[i] if 0 <= i < len(vocab) else "<unk>" for i in ids]
         return StaffReading(tokens, list(probs), tokens_to_symbols(tokens, probs))
 
     def recognize(self, images: Sequence[np.ndarray]) -> list[StaffReading]:
-        """Read one batch of staff crops (float32, (input_height, W), ink = 1): greedy decoding,
-        then, with `rescore_beams` > 1, staves whose bars do not fill the metre are decoded again
-        with beam search and the reading that fits best is kept (omr_server/tokens/rescoring.py)."""
+        """Read one batch of staff crops (float32, (input_height, W), ink = 1) by greedy decoding
+        (`reread_page` then fixes the bars that do not add up, once the staves of a page are known)."""
         if not images:
             return []
         cross, budgets = self._encode(images)
         ids, probs = self._greedy(cross, budgets)
-        readings = [self._reading(row, row_probs) for row, row_probs in zip(ids, probs, strict=True)]
-        if self.rescore_beams > 1:
-            self._rescore(readings, cross, budgets)
-        return readings
+        return [self._reading(row, row_probs) for row, row_probs in zip(ids, probs, strict=True)]
 
-    def _rescore(self, readings: list[StaffReading], cross: Cross, budgets: list[int]) -> None:
-        """Replace, in place, the readings of staves with misfit bars by a beam search that
-        penalises them (omr_server/tokens/rescoring.py)."""
-        expected = [expected_bar_length(r.symbols) for r in readings]
-        misfit = [i for i, r in enumerate(readings) if misfit_bars(r.symbols, expected[i])]
-        if not misfit:
-            return
-        subset = tuple(c[:, misfit] if c.ndim == 5 else c[misfit] for c in cross)
-        bars = [expected[i] or Fraction(0) for i in misfit]  # misfit bars imply a known length
-        hypotheses = self._beams(subset, [budgets[i] for i in misfit], self.rescore_beams, bars)
-        for i, candidates in zip(misfit, hypotheses, strict=True):
-            if candidates:
-                readings[i] = self._reading(candidates[0].ids, candidates[0].probs)
+    def reread_page(
+        self, images: Sequence[np.ndarray], readings: Sequence[StaffReading]
+    ) -> list[StaffReading]:
+        """The readings of one page's staves (in reading order) with every bar that does not fill
+        the metre re-read (omr_server/tokens/reread.py); unchanged with `reread_beams` = 0."""
+        expected = page_bar_lengths([r.symbols for r in readings])
+        misfit = [
+            i
+            for i, (r, length) in enumerate(zip(readings, expected, strict=True))
+            if length is not None and misfit_bars(r.symbols, length)
+        ]
+        out = list(readings)
+        if not misfit or self.reread_beams < 1:
+            return out
+        reread = self.reread(
+            [images[i] for i in misfit], [readings[i] for i in misfit], [expected[i] for i in misfit]
+        )
+        for i, reading in zip(misfit, reread, strict=True):
+            out[i] = reading
+        return out
+
+    def reread(
+        self,
+        images: Sequence[np.ndarray],
+        readings: Sequence[StaffReading],
+        expected: Sequence[Fraction | None],
+    ) -> list[StaffReading]:
+        """`readings` of `images` with each bar that does not fill the staff's `expected` bar
+        length (quarters; None: unknown, left as read) re-read (omr_server/tokens/reread.py)."""
+        if not images:
+            return []
+        cross, budgets = self._encode(images)
+        m = self.manifest
+        out = list(readings)
+        for i, reading in enumerate(readings):
+            length = expected[i]
+            if length is None or any(t not in self._ids for t in reading.tokens):
+                continue
+            staff = StaffRereader(
+                self._step,
+                (cross[0][:, i : i + 1], cross[1][:, i : i + 1], cross[2][i : i + 1]),
+                m.vocabulary,
+                m.bos_id,
+                m.eos_id,
+                min(budgets[i], m.max_tokens - 1),
+                self.reread_beams,
+            )
+            ids = [self._ids[t] for t in reading.tokens]
+            empty = self._empty_cache(1, cross[0].dtype)
+            new_ids, new_probs, fixed = staff.reread(ids, list(reading.token_probs), length, empty)
+            if fixed:
+                out[i] = self._reading(new_ids, new_probs)
+        return out

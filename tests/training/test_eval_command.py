@@ -41,17 +41,18 @@ def shards(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_own_greedy_readings_score_zero_and_edits_are_counted(shards):
     own, cut = shards
-    exact = etude_eval("--synthetic", str(own), "--rescore-beams", "0")
-    assert exact["rescore_beams"] == 0
+    exact = etude_eval("--synthetic", str(own), "--reread-beams", "0")
+    assert exact["reread_beams"] == 0
     assert exact["synthetic_ser"]["all"] == {"ser": 0.0, "staves": 4, "exact_staves": 1.0}
-    edited = etude_eval("--synthetic", str(cut), "--rescore-beams", "0")["synthetic_ser"]["example"]
+    edited = etude_eval("--synthetic", str(cut), "--reread-beams", "0")["synthetic_ser"]["example"]
     assert edited["ser"] > 0.1 and edited["exact_staves"] == 0.0
 
 
 def test_decoding_follows_the_server_setting_by_default(shards, monkeypatch):
     own, _ = shards
-    assert etude_eval("--synthetic", str(own))["rescore_beams"] == 0
-    monkeypatch.setenv("ETUDE_OMR_RESCORE_BEAMS", "2")
+    monkeypatch.delenv("ETUDE_OMR_REREAD_BEAMS", raising=False)
+    assert etude_eval("--synthetic", str(own))["reread_beams"] == 8
+    monkeypatch.setenv("ETUDE_OMR_REREAD_BEAMS", "2")
     figures = etude_eval("--synthetic", str(own))
-    assert figures["rescore_beams"] == 2
+    assert figures["reread_beams"] == 2
     assert figures["synthetic_ser"]["all"]["staves"] == 4

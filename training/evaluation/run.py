@@ -27,14 +27,14 @@ def synthetic_ser(
     model_dir: Path,
     data: Path,
     limit: int | None = None,
-    rescore_beams: int = 0,
+    reread_beams: int = 0,
     batch: int = 16,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     from omr_server.tokens.recognizer import StaffRecognizer
     from training.data.shards import load_folder
 
-    recognizer = StaffRecognizer.load(model_dir, rescore_beams=rescore_beams)
+    recognizer = StaffRecognizer.load(model_dir, reread_beams=reread_beams)
     images, references, kinds = load_folder(data, limit)
     if not images:
         raise FileNotFoundError(f"no shards in {data}; render some with python -m training.data.build")
@@ -46,7 +46,10 @@ def synthetic_ser(
     started = time.perf_counter()
     for start in range(0, len(order), batch):
         chunk = order[start : start + batch]
-        readings = recognizer.recognize([images[i].astype("float32") / 255 for i in chunk])
+        staves = [images[i].astype("float32") / 255 for i in chunk]
+        readings = recognizer.recognize(staves)
+        # each held-out staff stands alone: its own time signature or usual bar length is the metre
+        readings = [recognizer.reread_page([s], [r])[0] for s, r in zip(staves, readings, strict=True)]
         for i, reading in zip(chunk, readings, strict=True):
             for kind in (kinds[i], "all"):
                 e = edit_distance(references[i], reading.tokens)
@@ -75,10 +78,10 @@ def devset_notes(
     tiers: list[str] | None = None,
     limit: int | None = None,
     timeout: float = 900,
-    rescore_beams: int = 0,
+    reread_beams: int = 0,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    env = {**os.environ, "ETUDE_OMR_RESCORE_BEAMS": str(rescore_beams)}
+    env = {**os.environ, "ETUDE_OMR_REREAD_BEAMS": str(reread_beams)}
     cases = json.loads((cases_dir / "cases.json").read_text())
     chosen = tiers or sorted({c["tier"] for c in cases})
     out_dir = Path(tempfile.mkdtemp(prefix="etude-eval-"))

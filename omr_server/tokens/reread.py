@@ -1,0 +1,234 @@
+"""Re-read, one at a time, the bars of a staff that do not fill the metre.
+
+Greedy decoding commits to each token in turn. When a bar it read does not add up, the model
+usually did consider the right rhythm (a tuplet mark, a beam count, a dot) and ranked it a little
+lower. Each such bar is decoded again from the greedy reading up to it (its key/value cache is
+reused), by a beam search that drops readings which overflow the bar and keeps those closing it
+at exactly the expected length; the most probable of them replaces the greedy bar when it costs
+at most `MAX_FIX_COST` in log-probability, and greedy decoding resumes after it. Bars after a
+fix are checked again, as read after the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from omr_server.tokens.meter import bar_lengths
+from omr_server.tokens.symbols import NoteSymbol, RestSymbol
+from omr_server.tokens.vocabulary import ACCIDENTALS, BARLINES, GRACE, tokens_to_symbols
+
+# A fitting bar may be this much less probable (log) than the greedy one it replaces: e^6 ≈ 400×.
+# The greedy bar is wrong (it does not add up); the bound keeps readings the model finds absurd.
+MAX_FIX_COST = 6.0
+# Beams of the bar search: misfit bars are few, so they can afford more than whole staves could.
+DEFAULT_REREAD_BEAMS = 8
+# Bars re-read per staff at most, so a staff read in the wrong metre costs a bounded time.
+MAX_BARS_PER_STAFF = 6
+
+# (token (N, 1), position, past_k, past_v, cross_k, cross_v, cross_bias) -> (logits, past_k, past_v)
+DecoderStep = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
+Cross = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Bar:
+    start: int  # index of the bar's first token
+    end: int  # index of the barline that closes it
+
+
+def _bar_length(tokens: Sequence[str]) -> Fraction | None:
+    """Length of the bar made of `tokens` (no barline among them), as if closed now."""
+    length, _ = bar_lengths(tokens_to_symbols([*tokens, "bar"]))[-1]
+    return length
+
+
+def misfit_bar_spans(tokens: Sequence[str], expected: Fraction, after: int = 0) -> list[Bar]:
+    """Bars closed by a barline at or after token `after` whose length is not `expected`
+    (bars opening with a time signature may be pick-ups and are left alone)."""
+    bars: list[Bar] = []
+    start = 0
+    for i, token in enumerate(tokens):
+        if token not in BARLINES:
+            continue
+        body = tokens[start:i]
+        timed = any(t.startswith("time:") for t in body)
+        length = _bar_length(body)
+        if i >= after and not timed and length is not None and length != expected:
+            bars.append(Bar(start, i))
+        start = i + 1
+    return bars
+
+
+def _marks(tokens: Sequence[str]) -> tuple[int, int]:
+    """Noteheads (grace notes aside) and tuplet-marked notes and rests of a bar. The model rarely
+    reads a notehead or a tuplet number that is not printed; it misses them more often. So a
+    re-read bar may add such marks, never drop them (dropping them fits a bar too easily: eight
+    triplet eighths read as plain eighths also fill 2/2)."""
+    symbols = tokens_to_symbols(tokens)
+    notes = sum(1 for s in symbols if isinstance(s, NoteSymbol) and not s.grace)
+    tuplets = sum(1 for s in symbols if isinstance(s, NoteSymbol | RestSymbol) and s.tuplet is not None)
+    return notes, tuplets
+
+
+def _starts_event(token: str) -> bool:
+    """The previous note or rest is complete (its tuplet mark, if any, came before this)."""
+    return token.startswith(("pos:", "rest:")) or token in ACCIDENTALS or token == GRACE or token in BARLINES
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+@dataclass
+class _Cache:
+    past_k: np.ndarray  # (layers, N, heads, T, head_dim)
+    past_v: np.ndarray
+
+    def first(self, length: int) -> _Cache:
+        return _Cache(self.past_k[:, :, :, :length], self.past_v[:, :, :, :length])
+
+
+@dataclass
+class StaffRereader:
+    """The decoder of one staff (batch of one) and what re-reading it needs."""
+
+    step: DecoderStep
+    cross: Cross
+    vocabulary: Sequence[str]
+    bos: int
+    eos: int
+    budget: int  # most tokens the staff may have
+    beams: int
+
+    def teacher_force(self, ids: Sequence[int], cache: _Cache) -> _Cache:
+        """The cache after feeding <bos> and every token of `ids` but the last, from empty `cache`."""
+        for position, token in enumerate([self.bos, *ids[:-1]]):
+            _, k, v = self.step(
+                np.array([[token]], np.int64), position, cache.past_k, cache.past_v, *self.cross
+            )
+            cache = _Cache(k, v)
+        return cache
+
+    def greedy_from(
+        self, ids: list[int], probs: list[float], cache: _Cache
+    ) -> tuple[list[int], list[float], _Cache]:
+        """Continue `ids` greedily to <eos> (or the budget); `cache` holds every token but the last."""
+        ids, probs = list(ids), list(probs)
+        while len(ids) < self.budget:
+            position = len(ids)
+            logits, k, v = self.step(
+                np.array([[ids[-1]]], np.int64), position, cache.past_k, cache.past_v, *self.cross
+            )
+            cache = _Cache(k, v)
+            p = np.exp(_log_softmax(logits[0].astype(np.float64)))
+            best = int(p.argmax())
+            if best == self.eos:
+                break
+            ids.append(best)
+            probs.append(float(p[best]))
+        return ids, probs, cache
+
+    def fitting_bar(
+        self,
+        prefix: list[int],
+        cache: _Cache,
+        expected: Fraction,
+        max_tokens: int,
+        keeps: Callable[[list[str]], bool],
+        floor: float,
+    ) -> tuple[list[int], list[float], float, _Cache] | None:
+        """The most probable bar after `prefix` (whose cache, all but its last token, is given)
+        that closes at exactly `expected` quarters and `keeps` what must stay: (its tokens through
+        the barline, their probabilities, its log-probability, the cache through its barline).
+        Readings less probable than `floor` (log) are not pursued."""
+        vocab, k = self.vocabulary, self.beams
+        live: list[tuple[list[int], list[float], float]] = [([], [], 0.0)]
+        cross = self.cross
+        last = np.array([prefix[-1] if prefix else self.bos], np.int64)
+        best: tuple[list[int], list[float], float, _Cache] | None = None
+        for offset in range(max_tokens):
+            position = len(prefix) + offset
+            if position >= self.budget:
+                break
+            n = len(live)
+            rows = np.zeros(n, np.int64)
+            tiled = tuple(c[:, rows] if c.ndim == 5 else c[rows] for c in cross)
+            logits, past_k, past_v = self.step(last[:, None], position, cache.past_k, cache.past_v, *tiled)
+            log_p = _log_softmax(logits.astype(np.float64))
+            candidates = []
+            for beam, (_, _, score) in enumerate(live):
+                for token in np.argsort(-log_p[beam])[: 2 * k]:
+                    candidates.append((score + float(log_p[beam, token]), beam, int(token)))
+            candidates.sort(key=lambda c: -c[0])
+            kept: list[tuple[list[int], list[float], float]] = []
+            sources: list[int] = []
+            for total, beam, token in candidates:
+                if len(kept) == k or total < floor or (best is not None and total <= best[2]):
+                    break
+                ids, probs, _ = live[beam]
+                word = vocab[token] if token < len(vocab) else ""
+                if token == self.eos:
+                    continue
+                if _starts_event(word):
+                    length = _bar_length([vocab[t] for t in ids])
+                    if length is not None and length > expected:
+                        continue  # overflowing bars never come back
+                    if word in BARLINES:
+                        if length == expected and keeps([vocab[t] for t in ids]):
+                            one = np.array([beam])
+                            best = (
+                                [*ids, token],
+                                [*probs, float(np.exp(total - live[beam][2]))],
+                                total,
+                                _Cache(past_k[:, one], past_v[:, one]),
+                            )
+                        continue
+                kept.append(([*ids, token], [*probs, float(np.exp(total - live[beam][2]))], total))
+                sources.append(beam)
+            if not kept:
+                break
+            order = np.array(sources, np.int64)
+            cache = _Cache(past_k[:, order], past_v[:, order])
+            live = kept
+            last = np.array([ids[-1] for ids, _, _ in kept], np.int64)
+        return best
+
+    def reread(
+        self, ids: list[int], probs: list[float], expected: Fraction, empty_cache: np.ndarray
+    ) -> tuple[list[int], list[float], int]:
+        """`ids` with its misfit bars re-read; also how many bars were replaced. `empty_cache`:
+        a (layers, 1, heads, 0, head_dim) key/value cache."""
+        fixed = 0
+        cursor = 0
+        cache: _Cache | None = None
+        for _ in range(MAX_BARS_PER_STAFF):
+            tokens = [self.vocabulary[i] for i in ids]
+            bars = misfit_bar_spans(tokens, expected, after=cursor)
+            if not bars:
+                break
+            bar = bars[0]
+            cursor = bar.end + 1
+            if cache is None:
+                cache = self.teacher_force(ids, _Cache(empty_cache, empty_cache))
+            prefix = ids[: bar.start]
+            greedy_cost = -float(np.sum(np.log(np.maximum(probs[bar.start : bar.end + 1], 1e-12))))
+            read = _marks(tokens[bar.start : bar.end])
+
+            def keeps(candidate: list[str], read: tuple[int, int] = read) -> bool:
+                return all(new >= old for new, old in zip(_marks(candidate), read, strict=True))
+
+            limit = 3 * (bar.end - bar.start) + 8
+            floor = -greedy_cost - MAX_FIX_COST
+            found = self.fitting_bar(prefix, cache.first(len(prefix)), expected, limit, keeps, floor)
+            if found is None:
+                continue
+            bar_ids, bar_probs, _, bar_cache = found
+            ids, probs, cache = self.greedy_from(prefix + bar_ids, probs[: bar.start] + bar_probs, bar_cache)
+            cursor = bar.start + len(bar_ids)
+            fixed += 1
+        return ids, probs, fixed

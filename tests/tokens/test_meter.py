@@ -1,0 +1,61 @@
+"""Bars that add up: measure lengths of readings and the bar length each staff of a page expects."""
+
+from fractions import Fraction
+
+from omr_server.tokens.meter import (
+    bar_lengths,
+    expected_bar_length,
+    misfit_bars,
+    page_bar_lengths,
+    usual_length,
+)
+from omr_server.tokens.vocabulary import tokens_to_symbols
+
+
+def symbols(text: str):
+    return tokens_to_symbols(text.split())
+
+
+def test_bar_lengths_take_the_longest_voice_and_ignore_chord_notes_and_grace_notes():
+    staff = symbols(
+        "clef:G2 time:3/4 pos:0 dur:quarter chord pos:2 pos:1 dur:half bar "
+        "grace pos:3 dur:eighth pos:3 dur:quarter. pos:4 dur:eighth tup:3/2 pos:5 dur:eighth tup:3/2 "
+        "pos:6 dur:eighth tup:3/2 pos:2 dur:quarter bar "
+        "pos:1 dur:half voice:2 pos:0 dur:quarter pos:0 dur:quarter pos:0 dur:quarter bar "
+        "rest:measure bar pos:1 dur:quarter"
+    )
+    expected = [(Fraction(3), True), (Fraction(7, 2), False), (Fraction(3), False), (None, False)]
+    assert bar_lengths(staff) == expected  # the last bar, with no closing barline, is not counted
+
+
+def test_misfit_bars_count_against_the_metre_and_spare_a_pick_up():
+    staff = symbols("clef:G2 time:2/4 pos:0 dur:quarter bar pos:1 dur:half bar pos:2 dur:quarter bar")
+    assert misfit_bars(staff) == 1  # the pick-up opening with the time signature is not counted
+    assert misfit_bars(staff, Fraction(1)) == 1  # an explicit metre overrides the staff's own
+
+
+def test_without_a_time_signature_the_usual_bar_length_is_expected():
+    staff = symbols("pos:0 dur:half bar pos:0 dur:half bar pos:0 dur:quarter bar pos:0 dur:half bar")
+    assert usual_length(bar_lengths(staff)) == Fraction(2)
+    assert expected_bar_length(staff) == Fraction(2)
+    assert misfit_bars(staff) == 1
+    assert expected_bar_length(symbols("pos:0 dur:half bar pos:0 dur:quarter bar")) is None
+
+
+def test_a_page_carries_its_time_signatures_to_the_staves_that_follow():
+    page = [
+        symbols("clef:G2 time:2/4 pos:0 dur:half bar pos:0 dur:quarter bar"),
+        symbols("clef:G2 pos:0 dur:quarter bar pos:0 dur:half bar"),  # too few bars of its own
+        symbols("clef:G2 time:3/4 pos:0 dur:half. bar"),
+        symbols("clef:G2 pos:0 dur:half bar"),
+    ]
+    assert page_bar_lengths(page) == [Fraction(2), Fraction(2), Fraction(3), Fraction(3)]
+
+
+def test_a_page_without_a_time_signature_expects_the_length_most_of_its_bars_have():
+    page = [
+        symbols("clef:F4 pos:0 dur:half bar pos:0 dur:quarter bar"),
+        symbols("clef:F4 pos:0 dur:half bar pos:0 dur:half bar"),
+    ]
+    assert page_bar_lengths(page) == [Fraction(2), Fraction(2)]
+    assert page_bar_lengths([symbols("pos:0 dur:half bar pos:0 dur:quarter bar")]) == [None]
