@@ -228,12 +228,11 @@ class OmrEngine:
         finally:
             laid_out.set()
         metrics.LAYOUT_SECONDS.observe(time.perf_counter() - started)
-        readings = await self.batcher.submit(crops)
+        readings: Sequence[TokenReading] = await self.batcher.submit(crops)
         if self.settings.reread_beams:
             # Bars that do not fill the metre are re-read knowing the page's time signature.
-            readings = await loop.run_in_executor(
-                self._layout_pool, self.recognizer.reread_page, crops, readings
-            )
+            reread = self.recognizer.reread_page
+            readings = await loop.run_in_executor(self._layout_pool, reread, crops, readings)
         return _PageWork(layout, readings, started)
 
     def _layout_and_crops(

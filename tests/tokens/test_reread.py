@@ -104,9 +104,8 @@ def test_a_fit_the_model_finds_implausible_is_not_taken():
 
 
 def test_misfit_bar_spans_skip_pick_ups_and_bars_before_the_cursor():
-    tokens = (
-        "time:2/4 pos:0 dur:quarter bar pos:0 dur:half. bar pos:0 dur:half bar pos:0 dur:quarter bar".split()
-    )
+    bars = ["time:2/4 pos:0 dur:quarter", "pos:0 dur:half.", "pos:0 dur:half", "pos:0 dur:quarter"]
+    tokens = " bar ".join([*bars, ""]).split()
     assert misfit_bar_spans(tokens, HALF) == [Bar(4, 6), Bar(10, 12)]
     assert misfit_bar_spans(tokens, HALF, after=8) == [Bar(10, 12)]
 
