@@ -4,7 +4,7 @@ with a key/value cache. Serving code uses onnxruntime only (never torch)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,9 +23,21 @@ class StaffReading:
     tokens: list[str]
     token_probs: list[float]
     symbols: list[StaffSymbol]
+    # what decoding left behind, so bars can be re-read without encoding or decoding again
+    state: DecoderState | None = field(default=None, repr=False, compare=False)
 
 
 Cross = tuple[np.ndarray, ...]  # the encoder's cross-attention keys, values and padding bias
+
+
+@dataclass(frozen=True)
+class DecoderState:
+    """One staff's encoder output and self-attention cache (batch of one) after greedy decoding."""
+
+    cross: Cross
+    past_k: np.ndarray
+    past_v: np.ndarray
+
 
 # Blank paper added right of the widest staff of a batch (more than the CNN's receptive field),
 # so a staff reads the same alone or next to wider ones: the network then never sees the
@@ -134,7 +146,7 @@ class StaffRecognizer:
 
     def _greedy(
         self, cross: Cross, budgets: list[int], max_tokens: int | None = None
-    ) -> tuple[list[list[int]], list[list[float]]]:
+    ) -> tuple[list[list[int]], list[list[float]], tuple[np.ndarray, np.ndarray]]:
         m = self.manifest
         cross_k, cross_v, cross_bias = cross
         b = len(budgets)
@@ -160,7 +172,7 @@ class StaffRecognizer:
             if done.all():
                 break
             token = best[:, None].astype(np.int64)
-        return ids, probs
+        return ids, probs, (past_k, past_v)
 
     def recognize_ids(
         self, images: Sequence[np.ndarray], max_tokens: int | None = None
@@ -169,12 +181,15 @@ class StaffRecognizer:
         if not images:
             return [], []
         cross, budgets = self._encode(images)
-        return self._greedy(cross, budgets, max_tokens)
+        ids, probs, _ = self._greedy(cross, budgets, max_tokens)
+        return ids, probs
 
-    def _reading(self, ids: Sequence[int], probs: Sequence[float]) -> StaffReading:
+    def _reading(
+        self, ids: Sequence[int], probs: Sequence[float], state: DecoderState | None = None
+    ) -> StaffReading:
         vocab = self.manifest.vocabulary
         tokens = [vocab[i] if 0 <= i < len(vocab) else "<unk>" for i in ids]
-        return StaffReading(tokens, list(probs), tokens_to_symbols(tokens, probs))
+        return StaffReading(tokens, list(probs), tokens_to_symbols(tokens, probs), state)
 
     def recognize(self, images: Sequence[np.ndarray]) -> list[StaffReading]:
         """Read one batch of staff crops (float32, (input_height, W), ink = 1) by greedy decoding
@@ -182,8 +197,17 @@ class StaffRecognizer:
         if not images:
             return []
         cross, budgets = self._encode(images)
-        ids, probs = self._greedy(cross, budgets)
-        return [self._reading(row, row_probs) for row, row_probs in zip(ids, probs, strict=True)]
+        ids, probs, (past_k, past_v) = self._greedy(cross, budgets)
+        readings = []
+        for i, (row, row_probs) in enumerate(zip(ids, probs, strict=True)):
+            # copies, so one page's readings do not keep a whole batch's arrays alive
+            state = DecoderState(
+                _staff_cross(cross, i, copy=True),
+                past_k[:, i : i + 1, :, : len(row) + 1].copy(),
+                past_v[:, i : i + 1, :, : len(row) + 1].copy(),
+            )
+            readings.append(self._reading(row, row_probs, state))
+        return readings
 
     def reread_page(
         self, images: Sequence[np.ndarray], readings: Sequence[StaffReading]
@@ -214,27 +238,38 @@ class StaffRecognizer:
     ) -> list[StaffReading]:
         """`readings` of `images` with each bar that does not fill the staff's `expected` bar
         length (quarters; None: unknown, left as read) re-read (omr_server/tokens/reread.py)."""
-        if not images:
-            return []
-        cross, budgets = self._encode(images)
         m = self.manifest
         out = list(readings)
+        unread = [i for i, r in enumerate(readings) if r.state is None]
+        encoded, _ = self._encode([images[i] for i in unread]) if unread else ((), [])
         for i, reading in enumerate(readings):
             length = expected[i]
             if length is None or any(t not in self._ids for t in reading.tokens):
                 continue
+            state = reading.state
+            if state is None:  # read elsewhere: encode now, and decoding starts from an empty cache
+                cross = _staff_cross(encoded, unread.index(i))
+                empty = self._empty_cache(1, cross[0].dtype)
+                state = DecoderState(cross, empty, empty)
             staff = StaffRereader(
                 self._step,
-                (cross[0][:, i : i + 1], cross[1][:, i : i + 1], cross[2][i : i + 1]),
+                (state.cross[0], state.cross[1], state.cross[2]),
                 m.vocabulary,
                 m.bos_id,
                 m.eos_id,
-                min(budgets[i], m.max_tokens - 1),
+                min(token_budget(images[i].shape[1]), m.max_tokens - 1),
                 self.reread_beams,
             )
             ids = [self._ids[t] for t in reading.tokens]
-            empty = self._empty_cache(1, cross[0].dtype)
-            new_ids, new_probs, fixed = staff.reread(ids, list(reading.token_probs), length, empty)
+            new_ids, new_probs, fixed = staff.reread(
+                ids, list(reading.token_probs), length, state.past_k, state.past_v
+            )
             if fixed:
                 out[i] = self._reading(new_ids, new_probs)
         return out
+
+
+def _staff_cross(cross: Cross, i: int, copy: bool = False) -> Cross:
+    """Staff `i`'s part of a batch's encoder output (keys and values carry the batch on axis 1)."""
+    parts = tuple(c[:, i : i + 1] if c.ndim == 5 else c[i : i + 1] for c in cross)
+    return tuple(c.copy() for c in parts) if copy else parts

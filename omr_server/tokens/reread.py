@@ -12,7 +12,7 @@ fix are checked again, as read after the fix.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -104,6 +104,15 @@ class StaffRereader:
     eos: int
     budget: int  # most tokens the staff may have
     beams: int
+    _tiles: dict[int, Cross] = field(default_factory=dict)
+
+    def _tiled(self, n: int) -> Cross:
+        """The staff's encoder output repeated for `n` beams (made once per beam count)."""
+        if n not in self._tiles:
+            rows = np.zeros(n, np.int64)
+            k, v, bias = self.cross
+            self._tiles[n] = (k[:, rows], v[:, rows], bias[rows])
+        return self._tiles[n]
 
     def teacher_force(self, ids: Sequence[int], cache: _Cache) -> _Cache:
         """The cache after feeding <bos> and every token of `ids` but the last, from empty `cache`."""
@@ -114,24 +123,14 @@ class StaffRereader:
             cache = _Cache(k, v)
         return cache
 
-    def greedy_from(
-        self, ids: list[int], probs: list[float], cache: _Cache
-    ) -> tuple[list[int], list[float], _Cache]:
-        """Continue `ids` greedily to <eos> (or the budget); `cache` holds every token but the last."""
-        ids, probs = list(ids), list(probs)
-        while len(ids) < self.budget:
-            position = len(ids)
-            logits, k, v = self.step(
-                np.array([[ids[-1]]], np.int64), position, cache.past_k, cache.past_v, *self.cross
-            )
-            cache = _Cache(k, v)
-            p = np.exp(_log_softmax(logits[0].astype(np.float64)))
-            best = int(p.argmax())
-            if best == self.eos:
-                break
-            ids.append(best)
-            probs.append(float(p[best]))
-        return ids, probs, cache
+    def next_token(self, ids: list[int], cache: _Cache) -> tuple[int, float, _Cache]:
+        """Greedy decoding's next token after `ids` (`cache` holds all of them but the last), its
+        probability, and the cache then holding all of `ids`."""
+        last = np.array([[ids[-1] if ids else self.bos]], np.int64)
+        logits, k, v = self.step(last, len(ids), cache.past_k, cache.past_v, *self.cross)
+        p = np.exp(_log_softmax(logits[0].astype(np.float64)))
+        best = int(p.argmax())
+        return best, float(p[best]), _Cache(k, v)
 
     def fitting_bar(
         self,
@@ -148,16 +147,13 @@ class StaffRereader:
         Readings less probable than `floor` (log) are not pursued."""
         vocab, k = self.vocabulary, self.beams
         live: list[tuple[list[int], list[float], float]] = [([], [], 0.0)]
-        cross = self.cross
         last = np.array([prefix[-1] if prefix else self.bos], np.int64)
         best: tuple[list[int], list[float], float, _Cache] | None = None
         for offset in range(max_tokens):
             position = len(prefix) + offset
             if position >= self.budget:
                 break
-            n = len(live)
-            rows = np.zeros(n, np.int64)
-            tiled = tuple(c[:, rows] if c.ndim == 5 else c[rows] for c in cross)
+            tiled = self._tiled(len(live))
             logits, past_k, past_v = self.step(last[:, None], position, cache.past_k, cache.past_v, *tiled)
             log_p = _log_softmax(logits.astype(np.float64))
             candidates = []
@@ -198,37 +194,72 @@ class StaffRereader:
             last = np.array([ids[-1] for ids, _, _ in kept], np.int64)
         return best
 
+    def fix(
+        self, bar: Bar, ids: list[int], probs: list[float], cache: _Cache, expected: Fraction
+    ) -> tuple[list[int], list[float], float, _Cache] | None:
+        """A reading of `bar` of `ids` (closed by its barline) that fills `expected`, keeps its
+        noteheads and tuplet marks and costs at most MAX_FIX_COST more than it; None if none."""
+        read = _marks([self.vocabulary[i] for i in ids[bar.start : bar.end]])
+
+        def keeps(candidate: list[str]) -> bool:
+            return all(new >= old for new, old in zip(_marks(candidate), read, strict=True))
+
+        greedy_cost = -float(np.sum(np.log(np.maximum(probs[bar.start : bar.end + 1], 1e-12))))
+        limit = 3 * (bar.end - bar.start) + 8
+        prefix = ids[: bar.start]
+        floor = -greedy_cost - MAX_FIX_COST
+        return self.fitting_bar(prefix, cache.first(len(prefix)), expected, limit, keeps, floor)
+
     def reread(
-        self, ids: list[int], probs: list[float], expected: Fraction, empty_cache: np.ndarray
+        self, ids: list[int], probs: list[float], expected: Fraction, past_k: np.ndarray, past_v: np.ndarray
     ) -> tuple[list[int], list[float], int]:
-        """`ids` with its misfit bars re-read; also how many bars were replaced. `empty_cache`:
-        a (layers, 1, heads, 0, head_dim) key/value cache."""
-        fixed = 0
-        cursor = 0
-        cache: _Cache | None = None
-        for _ in range(MAX_BARS_PER_STAFF):
-            tokens = [self.vocabulary[i] for i in ids]
-            bars = misfit_bar_spans(tokens, expected, after=cursor)
-            if not bars:
+        """`ids` with its misfit bars re-read; also how many bars were replaced. `past_k`/`past_v`:
+        the key/value cache (layers, 1, heads, T, head_dim) greedy decoding left, over <bos> and
+        `ids`; with T = 0, the cache is rebuilt by feeding `ids` again.
+
+        Until a bar is replaced, the greedy reading's own misfit bars are searched in turn. After
+        one is, the rest of the staff is read again greedily (it was read after the old bar), and
+        each bar it closes that does not fit is searched as it comes."""
+        vocab = self.vocabulary
+        bars = misfit_bar_spans([vocab[i] for i in ids], expected)[:MAX_BARS_PER_STAFF]
+        if not bars:
+            return ids, probs, 0
+        cache = _Cache(past_k, past_v)
+        if past_k.shape[3] < len(ids):
+            cache = self.teacher_force(ids, _Cache(past_k[:, :, :, :0], past_v[:, :, :, :0]))
+        searches = 0
+        for bar in bars:
+            searches += 1
+            found = self.fix(bar, ids, probs, cache, expected)
+            if found is not None:
+                bar_ids, bar_probs, _, cache = found
+                ids, probs = ids[: bar.start] + bar_ids, probs[: bar.start] + bar_probs
                 break
-            bar = bars[0]
-            cursor = bar.end + 1
-            if cache is None:
-                cache = self.teacher_force(ids, _Cache(empty_cache, empty_cache))
-            prefix = ids[: bar.start]
-            greedy_cost = -float(np.sum(np.log(np.maximum(probs[bar.start : bar.end + 1], 1e-12))))
-            read = _marks(tokens[bar.start : bar.end])
-
-            def keeps(candidate: list[str], read: tuple[int, int] = read) -> bool:
-                return all(new >= old for new, old in zip(_marks(candidate), read, strict=True))
-
-            limit = 3 * (bar.end - bar.start) + 8
-            floor = -greedy_cost - MAX_FIX_COST
-            found = self.fitting_bar(prefix, cache.first(len(prefix)), expected, limit, keeps, floor)
-            if found is None:
+        else:
+            return ids, probs, 0
+        fixed = 1
+        bar_start = len(ids)
+        while len(ids) < self.budget:
+            token, p, cache = self.next_token(ids, cache)
+            if token == self.eos:
+                break
+            ids, probs = [*ids, token], [*probs, p]
+            if vocab[token] not in BARLINES:
                 continue
-            bar_ids, bar_probs, _, bar_cache = found
-            ids, probs, cache = self.greedy_from(prefix + bar_ids, probs[: bar.start] + bar_probs, bar_cache)
-            cursor = bar.start + len(bar_ids)
-            fixed += 1
+            bar = Bar(bar_start, len(ids) - 1)
+            bar_start = len(ids)
+            if searches >= MAX_BARS_PER_STAFF or not misfit_bar_spans(_bar_tokens(vocab, ids, bar), expected):
+                continue
+            searches += 1
+            found = self.fix(bar, ids, probs, cache, expected)
+            if found is not None:
+                bar_ids, bar_probs, _, cache = found
+                ids, probs = ids[: bar.start] + bar_ids, probs[: bar.start] + bar_probs
+                bar_start = len(ids)
+                fixed += 1
         return ids, probs, fixed
+
+
+def _bar_tokens(vocabulary: Sequence[str], ids: list[int], bar: Bar) -> list[str]:
+    """The tokens of `bar` through its barline."""
+    return [vocabulary[i] for i in ids[bar.start : bar.end + 1]]
