@@ -46,7 +46,7 @@ class OmrSettings(BaseSettings):
     inference_threads: int = 1
     # Beams of the search that re-reads each bar whose notes do not fill the metre
     # (tokens/reread.py); 0 keeps the greedy reading. Measured in docs/omr-server.md.
-    reread_beams: int = 8
+    reread_beams: int = 4
     # Threads rasterising pages and finding staves (numpy/scipy release the GIL).
     layout_threads: int = 2
 

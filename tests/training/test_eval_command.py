@@ -51,7 +51,7 @@ def test_own_greedy_readings_score_zero_and_edits_are_counted(shards):
 def test_decoding_follows_the_server_setting_by_default(shards, monkeypatch):
     own, _ = shards
     monkeypatch.delenv("ETUDE_OMR_REREAD_BEAMS", raising=False)
-    assert etude_eval("--synthetic", str(own))["reread_beams"] == 8
+    assert etude_eval("--synthetic", str(own))["reread_beams"] == 4
     monkeypatch.setenv("ETUDE_OMR_REREAD_BEAMS", "2")
     figures = etude_eval("--synthetic", str(own))
     assert figures["reread_beams"] == 2
