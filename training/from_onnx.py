@@ -33,19 +33,38 @@ def _initializers(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
 
 
 def _linear_weights(graph: onnx.GraphProto, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """`MatMul(x, W^T) -> Add(., model.<name>.bias)` gives `model.<name>.weight`."""
+    """`MatMul(x, W^T) -> Add(., model.<name>.bias)` gives `model.<name>.weight`. In a graph
+    quantised by training/quantize.py the MatMul is `MatMulInteger -> Cast -> Mul(scale)`, and
+    the weight comes back dequantised (within half a quantisation step of the original)."""
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
+
+    def through(output: str, ops: tuple[str, ...]) -> str:
+        for op in ops:
+            following = consumers.get(output, [])
+            if len(following) != 1 or following[0].op_type != op:
+                return ""
+            output = following[0].output[0]
+        return output
+
     weights: dict[str, np.ndarray] = {}
     for node in graph.node:
-        if node.op_type != "MatMul" or node.input[1] not in values:
+        if node.input[1:2] == [] or node.input[1] not in values:
             continue
-        for add in consumers.get(node.output[0], []):
+        if node.op_type == "MatMul":
+            weight, output = values[node.input[1]], node.output[0]
+        elif node.op_type == "MatMulInteger":
+            stem = node.input[1].removesuffix("_quantized")
+            quantized = values[node.input[1]].astype(np.float32) - values[stem + "_zero_point"]
+            weight, output = quantized * values[stem + "_scale"], through(node.output[0], ("Cast", "Mul"))
+        else:
+            continue
+        for add in consumers.get(output, []):
             bias = next((n for n in add.input if n.endswith(".bias") and n in values), None)
             if add.op_type == "Add" and bias is not None:
-                weights[bias.removesuffix(".bias") + ".weight"] = values[node.input[1]].T
+                weights[bias.removesuffix(".bias") + ".weight"] = weight.T
     return weights
 
 

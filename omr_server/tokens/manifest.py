@@ -38,6 +38,8 @@ class ModelManifest:
     head_dim: int
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    # of the weights; "int8-decoder": the decoder step's MatMul weights are int8 (training/quantize.py)
+    precision: str = "float32"
 
     def path(self, model_dir: Path, role: str) -> Path:
         return model_dir / self.files[role]

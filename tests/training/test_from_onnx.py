@@ -63,3 +63,29 @@ def test_calibrated_batch_norms_track_real_statistics(exported):
         in_training_mode = restored.backbone(images)
         shipped = model.backbone(images)
     assert torch.allclose(in_training_mode, shipped, atol=1e-3)
+
+
+def test_an_int8_model_reads_back_with_dequantised_weights(exported, tmp_path):
+    pytest.importorskip("onnxruntime.quantization")
+    from omr_server.tokens.manifest import load_manifest
+    from training.quantize import quantize_folder
+
+    model, folder = exported
+    quantize_folder(folder, tmp_path / "int8")
+    assert load_manifest(tmp_path / "int8").precision == "int8-decoder"
+    restored = load_exported(tmp_path / "int8").state_dict()
+    linear = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and name.startswith(("decoder", "head"))
+    ]
+    assert linear
+    for name in linear:
+        weight = model.state_dict()[f"{name}.weight"]
+        step = weight.abs().max() / 127  # symmetric int8: half a step of error at most
+        assert torch.allclose(restored[f"{name}.weight"], weight, atol=float(step) * 0.51), name
+    images, widths, tokens = _inputs()
+    with torch.no_grad():
+        expected = model(images, widths, tokens)
+        actual = load_exported(tmp_path / "int8")(images, widths, tokens)
+    assert (actual - expected).abs().max() < 0.05 * expected.abs().max()
