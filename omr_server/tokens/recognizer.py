@@ -3,6 +3,7 @@ with a key/value cache. Serving code uses onnxruntime only (never torch)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -13,7 +14,13 @@ import onnxruntime as ort
 
 from omr_server.tokens.manifest import ModelManifest, load_manifest
 from omr_server.tokens.meter import misfit_bars, page_bar_lengths
-from omr_server.tokens.reread import DEFAULT_REREAD_BEAMS, StaffRereader
+from omr_server.tokens.reread import (
+    DEFAULT_REREAD_BEAMS,
+    MAX_BARS_PER_STAFF,
+    MIN_PAGE_SEARCHES,
+    PAGE_SEARCHES_PER_STAFF,
+    StaffRereader,
+)
 from omr_server.tokens.symbols import StaffSymbol
 from omr_server.tokens.vocabulary import BARLINES, token_budget, tokens_to_symbols
 
@@ -223,8 +230,9 @@ class StaffRecognizer:
         out = list(readings)
         if not misfit or self.reread_beams < 1:
             return out
+        budget = max(MIN_PAGE_SEARCHES, math.ceil(PAGE_SEARCHES_PER_STAFF * len(readings)))
         reread = self.reread(
-            [images[i] for i in misfit], [readings[i] for i in misfit], [expected[i] for i in misfit]
+            [images[i] for i in misfit], [readings[i] for i in misfit], [expected[i] for i in misfit], budget
         )
         for i, reading in zip(misfit, reread, strict=True):
             out[i] = reading
@@ -235,16 +243,22 @@ class StaffRecognizer:
         images: Sequence[np.ndarray],
         readings: Sequence[StaffReading],
         expected: Sequence[Fraction | None],
+        searches: int | None = None,
     ) -> list[StaffReading]:
         """`readings` of `images` with each bar that does not fill the staff's `expected` bar
-        length (quarters; None: unknown, left as read) re-read (omr_server/tokens/reread.py)."""
+        length (quarters; None: unknown, left as read) re-read (omr_server/tokens/reread.py), in
+        at most `searches` bar searches (default: no limit but the per-staff one) given first to
+        the staves with the fewest misfit bars, whose readings are the most trustworthy."""
         m = self.manifest
         out = list(readings)
         unread = [i for i, r in enumerate(readings) if r.state is None]
         encoded, _ = self._encode([images[i] for i in unread]) if unread else ((), [])
-        for i, reading in enumerate(readings):
-            length = expected[i]
-            if length is None or any(t not in self._ids for t in reading.tokens):
+        left = len(readings) * MAX_BARS_PER_STAFF if searches is None else searches
+        checked = [i for i, length in enumerate(expected) if length is not None]
+        misfits = {i: misfit_bars(readings[i].symbols, expected[i]) for i in checked}
+        for i in sorted(checked, key=lambda i: misfits[i]):
+            reading, length = readings[i], expected[i]
+            if left <= 0 or length is None or any(t not in self._ids for t in reading.tokens):
                 continue
             state = reading.state
             if state is None:  # read elsewhere: encode now, and decoding starts from an empty cache
@@ -259,11 +273,13 @@ class StaffRecognizer:
                 m.eos_id,
                 min(token_budget(images[i].shape[1]), m.max_tokens - 1),
                 self.reread_beams,
+                max_searches=left,
             )
             ids = [self._ids[t] for t in reading.tokens]
-            new_ids, new_probs, fixed = staff.reread(
+            new_ids, new_probs, fixed, searched = staff.reread(
                 ids, list(reading.token_probs), length, state.past_k, state.past_v
             )
+            left -= searched
             if fixed:
                 out[i] = self._reading(new_ids, new_probs)
         return out

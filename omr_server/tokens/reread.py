@@ -33,8 +33,12 @@ CERTAIN = 1 - math.exp(-MAX_FIX_COST)
 # Beams of the bar search. Measured on the dev set with 0.3.0: 2 beams find too few fixes
 # (mono-digital note F1 0.858), 4 nearly all that 8 find (0.917 and 0.917) at half the cost.
 DEFAULT_REREAD_BEAMS = 4
-# Bars re-read per staff at most, so a staff read in the wrong metre costs a bounded time.
+# Bar searches per staff at most, so a staff read in the wrong metre costs a bounded time, and
+# per page (shared by its staves, fewest misfit bars first): a badly printed scan has misfit bars
+# on nearly every staff, and searching them all would double the time a page takes.
 MAX_BARS_PER_STAFF = 6
+PAGE_SEARCHES_PER_STAFF = 0.5
+MIN_PAGE_SEARCHES = 8
 
 # (token (N, 1), position, past_k, past_v, cross_k, cross_v, cross_bias) -> (logits, past_k, past_v)
 DecoderStep = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -111,6 +115,7 @@ class StaffRereader:
     eos: int
     budget: int  # most tokens the staff may have
     beams: int
+    max_searches: int = MAX_BARS_PER_STAFF
     _tiles: dict[int, Cross] = field(default_factory=dict)
 
     def _tiled(self, n: int) -> Cross:
@@ -234,8 +239,9 @@ class StaffRereader:
 
     def reread(
         self, ids: list[int], probs: list[float], expected: Fraction, past_k: np.ndarray, past_v: np.ndarray
-    ) -> tuple[list[int], list[float], int]:
-        """`ids` with its misfit bars re-read; also how many bars were replaced. `past_k`/`past_v`:
+    ) -> tuple[list[int], list[float], int, int]:
+        """`ids` with its misfit bars re-read; also how many bars were replaced and how many
+        searched (at most `max_searches`). `past_k`/`past_v`:
         the key/value cache (layers, 1, heads, T, head_dim) greedy decoding left, over <bos> and
         `ids`; with T = 0, the cache is rebuilt by feeding `ids` again.
 
@@ -243,9 +249,10 @@ class StaffRereader:
         one is, the rest of the staff is read again greedily (it was read after the old bar), and
         each bar it closes that does not fit is searched as it comes."""
         vocab = self.vocabulary
-        bars = misfit_bar_spans([vocab[i] for i in ids], expected)[:MAX_BARS_PER_STAFF]
+        limit = min(self.max_searches, MAX_BARS_PER_STAFF)
+        bars = misfit_bar_spans([vocab[i] for i in ids], expected)[:limit]
         if not bars:
-            return ids, probs, 0
+            return ids, probs, 0, 0
         cache = _Cache(past_k, past_v)
         if past_k.shape[3] < len(ids):
             cache = self.teacher_force(ids, _Cache(past_k[:, :, :, :0], past_v[:, :, :, :0]))
@@ -258,7 +265,7 @@ class StaffRereader:
                 ids, probs = ids[:start] + bar_ids, probs[:start] + bar_probs
                 break
         else:
-            return ids, probs, 0
+            return ids, probs, 0, searches
         fixed = 1
         bar_start = len(ids)
         while len(ids) < self.budget:
@@ -270,7 +277,7 @@ class StaffRereader:
                 continue
             bar = Bar(bar_start, len(ids) - 1)
             bar_start = len(ids)
-            if searches >= MAX_BARS_PER_STAFF or not misfit_bar_spans(_bar_tokens(vocab, ids, bar), expected):
+            if searches >= limit or not misfit_bar_spans(_bar_tokens(vocab, ids, bar), expected):
                 continue
             searches += 1
             found = self.fix(bar, ids, probs, cache, expected)
@@ -279,7 +286,7 @@ class StaffRereader:
                 ids, probs = ids[:start] + bar_ids, probs[:start] + bar_probs
                 bar_start = len(ids)
                 fixed += 1
-        return ids, probs, fixed
+        return ids, probs, fixed, searches
 
 
 def _bar_tokens(vocabulary: Sequence[str], ids: list[int], bar: Bar) -> list[str]:

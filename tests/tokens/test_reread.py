@@ -46,7 +46,7 @@ def reread(script: dict[str, dict[str, float]], greedy: str) -> tuple[str, int]:
         probs[i] = script[history][word]
         history = f"{history} {word}".strip()
     empty = np.zeros((1, 1, 1, 0, 1), np.float32)
-    new_ids, _, fixed = staff.reread(ids, probs, HALF, empty, empty)
+    new_ids, _, fixed, _ = staff.reread(ids, probs, HALF, empty, empty)
     return " ".join(VOCAB[i] for i in new_ids), fixed
 
 
