@@ -22,7 +22,7 @@ from omr_server.tokens.reread import (
     StaffRereader,
 )
 from omr_server.tokens.symbols import StaffSymbol
-from omr_server.tokens.vocabulary import BARLINES, token_budget, tokens_to_symbols
+from omr_server.tokens.vocabulary import token_budget, tokens_to_symbols
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,6 @@ class StaffRecognizer:
         self.decoder = decoder
         self.providers: list[str] = list(encoder.get_providers())
         self._ids = {token: i for i, token in enumerate(manifest.vocabulary)}
-        self._bar_ids = frozenset(i for i, t in enumerate(manifest.vocabulary) if t in BARLINES)
         self.input_height = manifest.input_height
 
     @classmethod
@@ -207,12 +206,13 @@ class StaffRecognizer:
         ids, probs, (past_k, past_v) = self._greedy(cross, budgets)
         readings = []
         for i, (row, row_probs) in enumerate(zip(ids, probs, strict=True)):
-            # copies, so one page's readings do not keep a whole batch's arrays alive
-            state = DecoderState(
-                _staff_cross(cross, i, copy=True),
-                past_k[:, i : i + 1, :, : len(row) + 1].copy(),
-                past_v[:, i : i + 1, :, : len(row) + 1].copy(),
-            )
+            state = None
+            if self.reread_beams > 0:  # copies: a page's readings must not pin a whole batch's arrays
+                state = DecoderState(
+                    _staff_cross(cross, i, copy=True),
+                    past_k[:, i : i + 1, :, : len(row) + 1].copy(),
+                    past_v[:, i : i + 1, :, : len(row) + 1].copy(),
+                )
             readings.append(self._reading(row, row_probs, state))
         return readings
 
