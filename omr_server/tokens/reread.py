@@ -104,6 +104,18 @@ class _Cache:
         return _Cache(self.past_k[:, :, :, :length], self.past_v[:, :, :, :length])
 
 
+@dataclass(frozen=True)
+class BarReading:
+    """A bar read again: its tokens from `start` through its barline, their probabilities, its
+    log-probability from `start`, and the cache holding every token but the barline."""
+
+    start: int
+    ids: list[int]
+    probs: list[float]
+    score: float
+    cache: _Cache
+
+
 @dataclass
 class StaffRereader:
     """The decoder of one staff (batch of one) and what re-reading it needs."""
@@ -153,16 +165,15 @@ class StaffRereader:
         keeps: Callable[[list[str]], bool],
         floor: float,
         head: Sequence[str] = (),
-    ) -> tuple[list[int], list[float], float, _Cache] | None:
+    ) -> BarReading | None:
         """The most probable bar after `prefix` (whose cache, all but its last token, is given)
-        that closes at exactly `expected` quarters and `keeps` what must stay: (its tokens through
-        the barline, their probabilities, its log-probability, the cache through its barline).
-        Readings less probable than `floor` (log) are not pursued. `head`: the bar's tokens
-        before the search starts (the end of `prefix`), kept as read."""
+        that closes at exactly `expected` quarters and `keeps` what must stay. Readings less
+        probable than `floor` (log) are not pursued. `head`: the bar's tokens before the search
+        starts (the end of `prefix`), kept as read."""
         vocab, k = self.vocabulary, self.beams
         live: list[tuple[list[int], list[float], float]] = [([], [], 0.0)]
         last = np.array([prefix[-1] if prefix else self.bos], np.int64)
-        best: tuple[list[int], list[float], float, _Cache] | None = None
+        best: BarReading | None = None
         for offset in range(max_tokens):
             position = len(prefix) + offset
             if position >= self.budget:
@@ -178,7 +189,7 @@ class StaffRereader:
             kept: list[tuple[list[int], list[float], float]] = []
             sources: list[int] = []
             for total, beam, token in candidates:
-                if len(kept) == k or total < floor or (best is not None and total <= best[2]):
+                if len(kept) == k or total < floor or (best is not None and total <= best.score):
                     break
                 ids, probs, _ = live[beam]
                 word = vocab[token] if token < len(vocab) else ""
@@ -192,7 +203,8 @@ class StaffRereader:
                     if word in BARLINES:
                         if length == expected and keeps(bar):
                             one = np.array([beam])
-                            best = (
+                            best = BarReading(
+                                len(prefix),
                                 [*ids, token],
                                 [*probs, float(np.exp(total - live[beam][2]))],
                                 total,
@@ -211,13 +223,11 @@ class StaffRereader:
 
     def fix(
         self, bar: Bar, ids: list[int], probs: list[float], cache: _Cache, expected: Fraction
-    ) -> tuple[int, list[int], list[float], _Cache] | None:
+    ) -> BarReading | None:
         """A reading of `bar` of `ids` (closed by its barline) that fills `expected`, keeps its
-        noteheads and tuplet marks and costs at most MAX_FIX_COST more than it: (the index it
-        starts from, its tokens through the barline, their probabilities, the cache through its
-        barline); None if there is none. The search starts at the first token the model hesitated
-        over: an alternative to a token read with probability above CERTAIN costs more than
-        MAX_FIX_COST by itself."""
+        noteheads and tuplet marks and costs at most MAX_FIX_COST more than it; None if none.
+        The search starts at the first token the model hesitated over: an alternative to a token
+        read with probability above CERTAIN costs more than MAX_FIX_COST by itself."""
         vocab = self.vocabulary
         start = next((i for i in range(bar.start, bar.end + 1) if probs[i] < CERTAIN), None)
         if start is None:
@@ -231,11 +241,7 @@ class StaffRereader:
         limit = 3 * (bar.end - start) + 8
         head = [vocab[i] for i in ids[bar.start : start]]
         floor = -greedy_cost - MAX_FIX_COST
-        found = self.fitting_bar(ids[:start], cache.first(start), expected, limit, keeps, floor, head)
-        if found is None:
-            return None
-        bar_ids, bar_probs, _, bar_cache = found
-        return start, bar_ids, bar_probs, bar_cache
+        return self.fitting_bar(ids[:start], cache.first(start), expected, limit, keeps, floor, head)
 
     def reread(
         self, ids: list[int], probs: list[float], expected: Fraction, past_k: np.ndarray, past_v: np.ndarray
@@ -261,8 +267,7 @@ class StaffRereader:
             searches += 1
             found = self.fix(bar, ids, probs, cache, expected)
             if found is not None:
-                start, bar_ids, bar_probs, cache = found
-                ids, probs = ids[:start] + bar_ids, probs[:start] + bar_probs
+                ids, probs, cache = _spliced(ids, probs, found)
                 break
         else:
             return ids, probs, 0, searches
@@ -282,8 +287,7 @@ class StaffRereader:
             searches += 1
             found = self.fix(bar, ids, probs, cache, expected)
             if found is not None:
-                start, bar_ids, bar_probs, cache = found
-                ids, probs = ids[:start] + bar_ids, probs[:start] + bar_probs
+                ids, probs, cache = _spliced(ids, probs, found)
                 bar_start = len(ids)
                 fixed += 1
         return ids, probs, fixed, searches
@@ -292,3 +296,8 @@ class StaffRereader:
 def _bar_tokens(vocabulary: Sequence[str], ids: list[int], bar: Bar) -> list[str]:
     """The tokens of `bar` through its barline."""
     return [vocabulary[i] for i in ids[bar.start : bar.end + 1]]
+
+
+def _spliced(ids: list[int], probs: list[float], bar: BarReading) -> tuple[list[int], list[float], _Cache]:
+    """`ids` read up to `bar`, then `bar` (what followed it is read again)."""
+    return ids[: bar.start] + bar.ids, probs[: bar.start] + bar.probs, bar.cache
