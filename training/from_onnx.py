@@ -51,7 +51,7 @@ def _linear_weights(graph: onnx.GraphProto, values: dict[str, np.ndarray]) -> di
 
     weights: dict[str, np.ndarray] = {}
     for node in graph.node:
-        if node.input[1:2] == [] or node.input[1] not in values:
+        if len(node.input) < 2 or node.input[1] not in values:
             continue
         if node.op_type == "MatMul":
             weight, output = values[node.input[1]], node.output[0]
