@@ -48,18 +48,10 @@ def usual_length(bars: Sequence[tuple[Fraction | None, bool]]) -> Fraction | Non
     return length if count >= 2 and count * 2 > len(bars) else None
 
 
-def expected_bar_length(symbols: Sequence[StaffSymbol]) -> Fraction | None:
-    """The staff's time signature, else the usual bar length of the staff, else unknown."""
-    return metre_length(symbols) or usual_length(bar_lengths(symbols))
-
-
-def misfit_bars(symbols: Sequence[StaffSymbol], expected: Fraction | None = None) -> int:
-    """How many bars of the staff do not fill `expected` (default: `expected_bar_length`).
+def misfit_bars(symbols: Sequence[StaffSymbol], expected: Fraction) -> int:
+    """How many bars of the staff do not fill `expected` quarters (see `page_bar_lengths`).
     A bar that opens with a time signature may be a pick-up: not counted."""
     bars = bar_lengths(symbols)
-    expected = expected or expected_bar_length(symbols)
-    if expected is None:
-        return 0
     return sum(1 for length, timed in bars if length is not None and not timed and length != expected)
 
 

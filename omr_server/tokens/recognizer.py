@@ -254,11 +254,11 @@ class StaffRecognizer:
         unread = [i for i, r in enumerate(readings) if r.state is None]
         encoded, _ = self._encode([images[i] for i in unread]) if unread else ((), [])
         left = len(readings) * MAX_BARS_PER_STAFF if searches is None else searches
-        checked = [i for i, length in enumerate(expected) if length is not None]
-        misfits = {i: misfit_bars(readings[i].symbols, expected[i]) for i in checked}
-        for i in sorted(checked, key=lambda i: misfits[i]):
-            reading, length = readings[i], expected[i]
-            if left <= 0 or length is None or any(t not in self._ids for t in reading.tokens):
+        known = {i: length for i, length in enumerate(expected) if length is not None}
+        misfits = {i: misfit_bars(readings[i].symbols, length) for i, length in known.items()}
+        for i in sorted(known, key=lambda i: misfits[i]):
+            reading, length = readings[i], known[i]
+            if left <= 0 or any(t not in self._ids for t in reading.tokens):
                 continue
             state = reading.state
             if state is None:  # read elsewhere: encode now, and decoding starts from an empty cache

@@ -57,9 +57,9 @@ def _bar_length(tokens: Sequence[str]) -> Fraction | None:
     return length
 
 
-def misfit_bar_spans(tokens: Sequence[str], expected: Fraction, after: int = 0) -> list[Bar]:
-    """Bars closed by a barline at or after token `after` whose length is not `expected`
-    (bars opening with a time signature may be pick-ups and are left alone)."""
+def misfit_bar_spans(tokens: Sequence[str], expected: Fraction) -> list[Bar]:
+    """Bars closed by a barline whose length is not `expected` (bars opening with a time
+    signature may be pick-ups and are left alone)."""
     bars: list[Bar] = []
     start = 0
     for i, token in enumerate(tokens):
@@ -68,7 +68,7 @@ def misfit_bar_spans(tokens: Sequence[str], expected: Fraction, after: int = 0) 
         body = tokens[start:i]
         timed = any(t.startswith("time:") for t in body)
         length = _bar_length(body)
-        if i >= after and not timed and length is not None and length != expected:
+        if not timed and length is not None and length != expected:
             bars.append(Bar(start, i))
         start = i + 1
     return bars

@@ -4,7 +4,6 @@ from fractions import Fraction
 
 from omr_server.tokens.meter import (
     bar_lengths,
-    expected_bar_length,
     misfit_bars,
     page_bar_lengths,
     usual_length,
@@ -30,16 +29,16 @@ def test_bar_lengths_take_the_longest_voice_and_ignore_chord_notes_and_grace_not
 
 def test_misfit_bars_count_against_the_metre_and_spare_a_pick_up():
     staff = symbols("clef:G2 time:2/4 pos:0 dur:quarter bar pos:1 dur:half bar pos:2 dur:quarter bar")
-    assert misfit_bars(staff) == 1  # the pick-up opening with the time signature is not counted
-    assert misfit_bars(staff, Fraction(1)) == 1  # an explicit metre overrides the staff's own
+    assert misfit_bars(staff, Fraction(2)) == 1  # the pick-up opening with the time signature is not counted
+    assert misfit_bars(staff, Fraction(1)) == 1
 
 
 def test_without_a_time_signature_the_usual_bar_length_is_expected():
     staff = symbols("pos:0 dur:half bar pos:0 dur:half bar pos:0 dur:quarter bar pos:0 dur:half bar")
     assert usual_length(bar_lengths(staff)) == Fraction(2)
-    assert expected_bar_length(staff) == Fraction(2)
-    assert misfit_bars(staff) == 1
-    assert expected_bar_length(symbols("pos:0 dur:half bar pos:0 dur:quarter bar")) is None
+    assert page_bar_lengths([staff]) == [Fraction(2)]
+    assert misfit_bars(staff, Fraction(2)) == 1
+    assert usual_length(bar_lengths(symbols("pos:0 dur:half bar pos:0 dur:quarter bar"))) is None
 
 
 def test_a_page_carries_its_time_signatures_to_the_staves_that_follow():

@@ -103,11 +103,10 @@ def test_a_fit_the_model_finds_implausible_is_not_taken():
     assert reread(script, greedy) == (greedy, 0)
 
 
-def test_misfit_bar_spans_skip_pick_ups_and_bars_before_the_cursor():
+def test_misfit_bar_spans_skip_pick_ups():
     bars = ["time:2/4 pos:0 dur:quarter", "pos:0 dur:half.", "pos:0 dur:half", "pos:0 dur:quarter"]
     tokens = " bar ".join([*bars, ""]).split()
     assert misfit_bar_spans(tokens, HALF) == [Bar(4, 6), Bar(10, 12)]
-    assert misfit_bar_spans(tokens, HALF, after=8) == [Bar(10, 12)]
 
 
 MODEL_DIR = default_model_dir()
@@ -126,6 +125,9 @@ def test_rereading_only_touches_staves_whose_bars_do_not_add_up():
         reread = recognizer.reread_page(staves, greedy)
         expected = page_bar_lengths([r.symbols for r in greedy])
         for before, after, length in zip(greedy, reread, expected, strict=True):
+            if length is None:  # unknown metre: never re-read
+                assert after.tokens == before.tokens
+                continue
             misfits_before += misfit_bars(before.symbols, length)
             misfits_after += misfit_bars(after.symbols, length)
             if misfit_bars(before.symbols, length) == 0:
