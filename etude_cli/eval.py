@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.synthetic is None and args.cases is None:
         print("etude eval: error: give --synthetic DIR and/or --cases DIR", file=sys.stderr)
         return 2
-    from omr_server.tokens.manifest import ManifestError, default_model_dir
+    from recognition.manifest import ManifestError, default_model_dir
     from training.evaluation.run import devset_notes, synthetic_ser
 
     def log(line: str) -> None:

@@ -11,24 +11,21 @@ call) cancels the pages still in flight; their queued staves never reach the mod
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlparse
 
-import grpc
 import numpy as np
 import pypdfium2 as pdfium
 from etude.ir.v1 import score_pb2
 from etude.omr.v1 import omr_service_pb2
 
+import recognition.loader
 from omr_server import metrics
 from omr_server.batching import DynamicBatcher
-from omr_server.errors import RequestError, invalid
+from omr_server.errors import invalid
 from omr_server.fragment.build import TokenReading, build_fragment
 from omr_server.fragment.context import ReadingContext
 from omr_server.pages.rasterise import rasterise_page
@@ -43,15 +40,16 @@ from omr_server.pages.validate import (
     sha256_hex,
 )
 from omr_server.settings import OmrSettings
-from omr_server.staves.crop import crop_staff
 from omr_server.staves.detect import detect_layout
 from omr_server.staves.layout import PageLayout
+from recognition.crop import crop_staff
+from recognition.loader import model_digest
 
 SERVICE_VERSION = "0.1.0"
 
 
 class Recognizer(Protocol):
-    """The staff recognition model as the pipeline uses it (omr_server.tokens.recognizer)."""
+    """The staff recognition model as the pipeline uses it (recognition.recognizer)."""
 
     @property
     def input_height(self) -> int: ...
@@ -258,70 +256,12 @@ def _close_when_opened(opening: asyncio.Future[tuple[pdfium.PdfDocument, PageSel
 
 
 def load_recognizer(settings: OmrSettings) -> tuple[Recognizer, score_pb2.ModelInfo]:
-    """The recognizer and its ModelInfo; FileNotFoundError names the missing model folder."""
-    model_dir = Path(settings.model_dir)
-    if not (model_dir / "manifest.json").is_file():
-        raise FileNotFoundError(
-            f"no recognition model in {model_dir} (manifest.json missing); set ETUDE_OMR_MODEL_DIR "
-            "or ETUDE_MODEL_DIR to a model folder"
-        )
-    from omr_server.tokens.recognizer import StaffRecognizer
-
-    recognizer = StaffRecognizer.load(
-        model_dir, providers=choose_providers(settings.providers), reread_beams=settings.reread_beams
+    """The recognizer the settings name and its ModelInfo; FileNotFoundError names a missing model."""
+    recognizer = recognition.loader.load_recognizer(
+        settings.model_dir, settings.providers, reread_beams=settings.reread_beams
     )
     manifest = recognizer.manifest
     info = score_pb2.ModelInfo(
         name=manifest.name, version=manifest.version, sha256=model_digest(manifest.sha256)
     )
     return recognizer, info
-
-
-def choose_providers(configured: Sequence[str]) -> list[str]:
-    """The configured onnxruntime providers, else CUDA when this onnxruntime can use it, else CPU."""
-    if configured:
-        return list(configured)
-    import onnxruntime
-
-    available = onnxruntime.get_available_providers()
-    if "CUDAExecutionProvider" in available:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
-
-
-def model_digest(file_digests: Mapping[str, str] | str) -> str:
-    """One sha256 for the model: over its manifest's `digest  name` lines (sha256sum style),
-    sorted by name; a manifest that states a single digest gives that digest."""
-    if isinstance(file_digests, str):
-        return file_digests
-    lines = "".join(f"{digest}  {name}\n" for name, digest in sorted(file_digests.items()))
-    return hashlib.sha256(lines.encode()).hexdigest()
-
-
-def read_object(uri: str, expected_sha256: str, file_root: Path | None) -> bytes:
-    """The PDF an ObjectReference names; only file:// URIs under the configured root are read."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        raise invalid(
-            "OBJECT_SCHEME_UNSUPPORTED",
-            f"this server cannot fetch {parsed.scheme or 'scheme-less'} object references; send pdf_data",
-            field="object.uri",
-        )
-    if file_root is None:
-        raise invalid(
-            "OBJECT_READS_DISABLED", "this server does not read files; send pdf_data", field="object.uri"
-        )
-    path = Path(unquote(parsed.path)).resolve()
-    root = file_root.resolve()
-    if not path.is_relative_to(root):
-        raise invalid("OBJECT_OUTSIDE_ROOT", f"{uri} is outside the server's file root", field="object.uri")
-    if not path.is_file():
-        raise RequestError(
-            grpc.StatusCode.NOT_FOUND, "OBJECT_NOT_FOUND", f"{uri} does not exist", field="object.uri"
-        )
-    data = path.read_bytes()
-    if expected_sha256 and sha256_hex(data) != expected_sha256.lower():
-        raise invalid(
-            "OBJECT_SHA256_MISMATCH", f"{uri} does not have the expected sha256", field="object.sha256"
-        )
-    return data

@@ -12,7 +12,8 @@ from grpc_status import rpc_status
 
 from omr_server import metrics
 from omr_server.errors import RequestError, exhausted
-from omr_server.pipeline import SERVICE_VERSION, DocumentRequest, OmrEngine, read_object
+from omr_server.objects import read_object
+from omr_server.pipeline import SERVICE_VERSION, DocumentRequest, OmrEngine
 from omr_server.settings import OmrSettings
 
 log = logging.getLogger(__name__)

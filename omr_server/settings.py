@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 def _default_model_dir() -> Path:
     # The model side owns the convention (models/etude-omr-v1, or ETUDE_MODEL_DIR).
     try:
-        from omr_server.tokens.manifest import default_model_dir
+        from recognition.manifest import default_model_dir
     except ImportError:  # model code not installed: same convention, spelled out
         env = os.environ.get("ETUDE_MODEL_DIR")
         return Path(env) if env else Path(__file__).resolve().parent.parent / "models" / "etude-omr-v1"

@@ -6,8 +6,8 @@ import numpy as np
 import pypdfium2 as pdfium
 
 from omr_server.pages.rasterise import rasterise_page
-from omr_server.staves.crop import crop_staff
 from omr_server.staves.detect import detect_layout
+from recognition.crop import crop_staff
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "engraved-piano.pdf"
 

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from omr_server.tokens.recognizer import padded_width
-from omr_server.tokens.vocabulary import BOS_ID, EOS_ID, PAD_ID, encode
+from recognition.recognizer import padded_width
+from recognition.vocabulary import BOS_ID, EOS_ID, PAD_ID, encode
 from training.data.shards import load_folder, read_shard
 
 

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from omr_server.tokens.manifest import MANIFEST_NAME, file_sha256
-from omr_server.tokens.recognizer import StaffRecognizer, padded_width
-from omr_server.tokens.vocabulary import BOS_ID, EOS_ID, PAD_ID, TOKENS
+from recognition.manifest import MANIFEST_NAME, file_sha256
+from recognition.recognizer import StaffRecognizer, padded_width
+from recognition.vocabulary import BOS_ID, EOS_ID, PAD_ID, TOKENS
 from training.model import ModelConfig, StaffModel
 
 OPSET = 17
@@ -50,7 +50,7 @@ class DecoderStepGraph(nn.Module):
 def load_checkpoint(path: Path) -> tuple[StaffModel, dict]:
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state["tokens"] != list(TOKENS):
-        raise SystemExit(f"{path} was trained with another vocabulary than omr_server/tokens/vocabulary.py")
+        raise SystemExit(f"{path} was trained with another vocabulary than recognition/vocabulary.py")
     cfg = ModelConfig(**{**state["config"], "channels": tuple(state["config"]["channels"])})
     model = StaffModel(cfg)
     model.load_state_dict(state["model"])

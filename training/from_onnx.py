@@ -23,8 +23,8 @@ import torch
 from onnx import numpy_helper
 from torch import Tensor, nn
 
-from omr_server.tokens.manifest import MANIFEST_NAME
-from omr_server.tokens.vocabulary import TOKENS
+from recognition.manifest import MANIFEST_NAME
+from recognition.vocabulary import TOKENS
 from training.model import ModelConfig, StaffModel
 
 

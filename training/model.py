@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from omr_server.tokens.vocabulary import token_budget
+from recognition.vocabulary import token_budget
 
 NEG = -1e4  # additive mask value (fp16-safe)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-from omr_server.tokens.manifest import MANIFEST_NAME, file_sha256
+from recognition.manifest import MANIFEST_NAME, file_sha256
 
 
 def quantize_folder(source: Path, out: Path) -> dict:

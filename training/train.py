@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from omr_server.tokens.vocabulary import BOS_ID, EOS_ID, PAD_ID, TOKENS, decode
+from recognition.vocabulary import BOS_ID, EOS_ID, PAD_ID, TOKENS, decode
 from training.dataset import Batch, ShardStream, batches_from, load_fixed
 from training.evaluation.ser import symbol_error_rate
 from training.export import load_checkpoint

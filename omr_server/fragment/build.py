@@ -28,8 +28,8 @@ from omr_server.fragment.measures import StaffMeasure, StaffMeasures, split_meas
 from omr_server.fragment.parts import StaffSlot, page_slots
 from omr_server.fragment.pitch import MeasureAccidentals
 from omr_server.staves.layout import PageLayout
-from omr_server.tokens.symbols import ClefSymbol, NoteSymbol, RestSymbol
-from omr_server.tokens.vocabulary import tokens_to_symbols
+from recognition.symbols import ClefSymbol, NoteSymbol, RestSymbol
+from recognition.vocabulary import tokens_to_symbols
 
 DEFAULT_MEASURE_BEATS = Fraction(4)  # when no time signature was ever read
 

@@ -9,7 +9,7 @@ from etude.ir.v1 import notation_pb2
 from ir.build import clef as ir_clef
 from ir.build import time_signature
 from ir.timing import DEFAULT_QUARTER_BPM
-from omr_server.tokens.symbols import ClefSymbol, TimeSymbol
+from recognition.symbols import ClefSymbol, TimeSymbol
 
 
 @dataclass(frozen=True)

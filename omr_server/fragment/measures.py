@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from omr_server.tokens.symbols import (
+from recognition.symbols import (
     BarlineSymbol,
     ClefSymbol,
     KeySymbol,

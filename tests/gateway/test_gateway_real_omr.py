@@ -24,7 +24,7 @@ from tests.storage.fixtures import free_port
 def _model_missing() -> str | None:
     try:
         from omr_server.server import start_omr_server  # noqa: F401
-        from omr_server.tokens.manifest import default_model_dir
+        from recognition.manifest import default_model_dir
     except ImportError as error:
         return f"the OMR server is not importable: {error}"
     if not (default_model_dir() / "manifest.json").is_file():

@@ -12,7 +12,7 @@ from ir.validate import validate_fragment
 from omr_server.fragment.build import StaffTokens, build_fragment
 from omr_server.fragment.context import ReadingContext
 from omr_server.staves.layout import PageLayout, Staff, System
-from omr_server.tokens.symbols import (
+from recognition.symbols import (
     BarlineSymbol,
     ClefSymbol,
     KeySymbol,
@@ -21,7 +21,7 @@ from omr_server.tokens.symbols import (
     StaffSymbol,
     TimeSymbol,
 )
-from omr_server.tokens.vocabulary import symbols_to_tokens
+from recognition.vocabulary import symbols_to_tokens
 
 
 def _staff(top: float) -> Staff:

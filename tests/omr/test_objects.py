@@ -9,7 +9,8 @@ import grpc
 import pytest
 
 from omr_server.errors import RequestError
-from omr_server.pipeline import model_digest, read_object
+from omr_server.objects import read_object
+from recognition.loader import model_digest
 
 
 def test_file_under_root_is_read_and_checked(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from omr_server.staves.crop import crop_staff
 from omr_server.staves.detect import detect_layout
+from recognition.crop import crop_staff
 from tests.omr.engraving import engraved_pages, noisy, single_staff_kern, skewed
 from tests.omr.pdfs import piano_pages
 

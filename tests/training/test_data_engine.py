@@ -6,8 +6,8 @@ from fractions import Fraction
 import music21 as m21
 import pytest
 
-from omr_server.tokens.symbols import NoteSymbol, RestSymbol, symbol_duration
-from omr_server.tokens.vocabulary import symbols_to_tokens, tokens_to_symbols
+from recognition.symbols import NoteSymbol, RestSymbol, symbol_duration
+from recognition.vocabulary import symbols_to_tokens, tokens_to_symbols
 from training.data.devset import devset_tiers, training_movements
 from training.data.musicxml import piece_to_musicxml
 from training.data.score import staff_symbols

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omr_server.tokens.manifest import default_model_dir
-from omr_server.tokens.recognizer import StaffRecognizer
+from recognition.manifest import default_model_dir
+from recognition.recognizer import StaffRecognizer
 from tests.example_staves import example_staves
 from training.data.shards import write_shard
 

@@ -5,9 +5,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from omr_server.tokens.manifest import ManifestError, load_manifest  # noqa: E402
-from omr_server.tokens.recognizer import StaffRecognizer, padded_width  # noqa: E402
-from omr_server.tokens.vocabulary import BOS_ID, EOS_ID, TOKENS  # noqa: E402
+from recognition.manifest import ManifestError, load_manifest  # noqa: E402
+from recognition.recognizer import StaffRecognizer, padded_width  # noqa: E402
+from recognition.vocabulary import BOS_ID, EOS_ID, TOKENS  # noqa: E402
 from tests.training.tiny_model import export_to, tiny_config  # noqa: E402
 from training.model import StaffModel  # noqa: E402
 

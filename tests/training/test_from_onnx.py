@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from omr_server.tokens.vocabulary import TOKENS  # noqa: E402
+from recognition.vocabulary import TOKENS  # noqa: E402
 from tests.training.tiny_model import export_to, tiny_config  # noqa: E402
 from training.from_onnx import load_exported  # noqa: E402
 from training.model import StaffModel  # noqa: E402
@@ -67,7 +67,7 @@ def test_calibrated_batch_norms_track_real_statistics(exported):
 
 def test_an_int8_model_reads_back_with_dequantised_weights(exported, tmp_path):
     pytest.importorskip("onnxruntime.quantization")
-    from omr_server.tokens.manifest import load_manifest
+    from recognition.manifest import load_manifest
     from training.quantize import quantize_folder
 
     model, folder = exported

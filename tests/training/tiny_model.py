@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from omr_server.tokens.vocabulary import TOKENS
+from recognition.vocabulary import TOKENS
 from training.export import export_graphs, write_manifest
 from training.model import ModelConfig, StaffModel
 

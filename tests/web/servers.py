@@ -95,7 +95,7 @@ def engraved_pdf(folder: Path, seeds: tuple[int, int]) -> Path:
 def model_missing() -> str | None:
     """Why the real recogniser cannot run here, or None (same rule as the gateway's e2e test)."""
     try:
-        from omr_server.tokens.manifest import default_model_dir
+        from recognition.manifest import default_model_dir
     except ImportError as error:
         return f"the model side is not importable: {error}"
     if not (default_model_dir() / "manifest.json").is_file():

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from omr_server.staves.crop import DEFAULT_HEIGHT, crop_staff
-from omr_server.tokens.vocabulary import VocabularyError, symbols_to_tokens
+from recognition.crop import DEFAULT_HEIGHT, crop_staff
+from recognition.vocabulary import VocabularyError, symbols_to_tokens
 from training.data.augment import degrade, rotate
 from training.data.musicxml import piece_to_musicxml
 from training.data.render import engrave

@@ -10,8 +10,8 @@ from pathlib import Path
 import music21 as m21
 
 from ir.build import TYPE_QUARTERS
-from omr_server.tokens.symbols import ClefSymbol, TimeSymbol
-from omr_server.tokens.vocabulary import CLEF_TOKENS, POSITION_RANGE, TUPLETS, staff_position
+from recognition.symbols import ClefSymbol, TimeSymbol
+from recognition.vocabulary import CLEF_TOKENS, POSITION_RANGE, TUPLETS, staff_position
 from training.data.score import Event, Measure, Piece, Pitch, spell_accidentals
 
 MUSIC21_COMPOSERS = (

@@ -12,8 +12,8 @@ import random
 from fractions import Fraction
 
 from ir.build import TYPE_QUARTERS
-from omr_server.tokens.symbols import ClefSymbol, TimeSymbol
-from omr_server.tokens.vocabulary import pitch_at
+from recognition.symbols import ClefSymbol, TimeSymbol
+from recognition.vocabulary import pitch_at
 from training.data.score import Event, Measure, Piece, Pitch, key_alter, spell_accidentals
 
 SINGLE_CLEFS = [

@@ -31,7 +31,7 @@ def synthetic_ser(
     batch: int = 16,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    from omr_server.tokens.recognizer import StaffRecognizer
+    from recognition.recognizer import StaffRecognizer
     from training.data.shards import load_folder
 
     recognizer = StaffRecognizer.load(model_dir, reread_beams=reread_beams)

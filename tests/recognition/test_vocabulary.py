@@ -2,8 +2,8 @@ import random
 
 import pytest
 
-from omr_server.tokens import vocabulary as v
-from omr_server.tokens.symbols import (
+from recognition import vocabulary as v
+from recognition.symbols import (
     BarlineSymbol,
     ClefSymbol,
     KeySymbol,

@@ -12,17 +12,17 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from omr_server.tokens.manifest import ModelManifest, load_manifest
-from omr_server.tokens.meter import misfit_bars, page_bar_lengths
-from omr_server.tokens.reread import (
+from recognition.manifest import ModelManifest, load_manifest
+from recognition.meter import misfit_bars, page_bar_lengths
+from recognition.reread import (
     DEFAULT_REREAD_BEAMS,
     MAX_BARS_PER_STAFF,
     MIN_PAGE_SEARCHES,
     PAGE_SEARCHES_PER_STAFF,
     StaffRereader,
 )
-from omr_server.tokens.symbols import StaffSymbol
-from omr_server.tokens.vocabulary import token_budget, tokens_to_symbols
+from recognition.symbols import StaffSymbol
+from recognition.vocabulary import token_budget, tokens_to_symbols
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class StaffRecognizer:
             if img.ndim != 2 or img.shape[0] != self.input_height or img.shape[1] < 8:
                 raise ValueError(
                     f"staff image {i} has shape {img.shape}; expected ({self.input_height}, W >= 8) "
-                    "as cut by omr_server.staves.crop.crop_staff"
+                    "as cut by recognition.crop.crop_staff"
                 )
 
     def _encode(self, images: Sequence[np.ndarray]) -> tuple[Cross, list[int]]:
@@ -220,7 +220,7 @@ class StaffRecognizer:
         self, images: Sequence[np.ndarray], readings: Sequence[StaffReading]
     ) -> list[StaffReading]:
         """The readings of one page's staves (in reading order) with every bar that does not fill
-        the metre re-read (omr_server/tokens/reread.py); unchanged with `reread_beams` = 0."""
+        the metre re-read (recognition/reread.py); unchanged with `reread_beams` = 0."""
         expected = page_bar_lengths([r.symbols for r in readings])
         misfit = [
             i
@@ -246,7 +246,7 @@ class StaffRecognizer:
         searches: int | None = None,
     ) -> list[StaffReading]:
         """`readings` of `images` with each bar that does not fill the staff's `expected` bar
-        length (quarters; None: unknown, left as read) re-read (omr_server/tokens/reread.py), in
+        length (quarters; None: unknown, left as read) re-read (recognition/reread.py), in
         at most `searches` bar searches (default: no limit but the per-staff one) given first to
         the staves with the fewest misfit bars, whose readings are the most trustworthy."""
         m = self.manifest

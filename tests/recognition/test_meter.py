@@ -2,13 +2,13 @@
 
 from fractions import Fraction
 
-from omr_server.tokens.meter import (
+from recognition.meter import (
     bar_lengths,
     misfit_bars,
     page_bar_lengths,
     usual_length,
 )
-from omr_server.tokens.vocabulary import tokens_to_symbols
+from recognition.vocabulary import tokens_to_symbols
 
 
 def symbols(text: str):

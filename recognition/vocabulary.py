@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from omr_server.tokens.symbols import (
+from recognition.symbols import (
     BarlineSymbol,
     ClefSymbol,
     KeySymbol,

@@ -2,7 +2,7 @@
 
 A reading whose inner bars do not fill the time signature has a rhythm wrong (a missed dot,
 tuplet mark or note). The recogniser finds such staves with `misfit_bars` against the lengths
-`page_bar_lengths` expects, and re-reads their misfit bars (`omr_server/tokens/reread.py`).
+`page_bar_lengths` expects, and re-reads their misfit bars (`recognition/reread.py`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from fractions import Fraction
 
-from omr_server.tokens.symbols import BarlineSymbol, NoteSymbol, RestSymbol, StaffSymbol, TimeSymbol
+from recognition.symbols import BarlineSymbol, NoteSymbol, RestSymbol, StaffSymbol, TimeSymbol
 
 
 def bar_lengths(symbols: Sequence[StaffSymbol]) -> list[tuple[Fraction | None, bool]]:

@@ -6,10 +6,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from omr_server.tokens.manifest import default_model_dir
-from omr_server.tokens.meter import misfit_bars, page_bar_lengths
-from omr_server.tokens.recognizer import StaffRecognizer
-from omr_server.tokens.reread import MAX_FIX_COST, Bar, StaffRereader, misfit_bar_spans
+from recognition.manifest import default_model_dir
+from recognition.meter import misfit_bars, page_bar_lengths
+from recognition.recognizer import StaffRecognizer
+from recognition.reread import MAX_FIX_COST, Bar, StaffRereader, misfit_bar_spans
 from tests.example_staves import example_staves
 
 VOCAB = ["<pad>", "<bos>", "<eos>", "pos:0", "dur:half", "dur:quarter", "tup:3/2", "bar", "grace"]

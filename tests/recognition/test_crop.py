@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from omr_server.staves.crop import crop_staff, staff_band
+from recognition.crop import crop_staff, staff_band
 
 
 def page_with_staff(top: int, space: int, left: int, right: int) -> np.ndarray:

@@ -22,9 +22,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from omr_server.tokens.meter import bar_lengths
-from omr_server.tokens.symbols import NoteSymbol, RestSymbol
-from omr_server.tokens.vocabulary import ACCIDENTALS, BARLINES, GRACE, tokens_to_symbols
+from recognition.meter import bar_lengths
+from recognition.symbols import NoteSymbol, RestSymbol
+from recognition.vocabulary import ACCIDENTALS, BARLINES, GRACE, tokens_to_symbols
 
 # A fitting bar may be this much less probable (log) than the greedy one it replaces: e^6 ≈ 400×.
 # The greedy bar is wrong (it does not add up); the bound keeps readings the model finds absurd.

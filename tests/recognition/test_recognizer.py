@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from omr_server.staves.crop import crop_staff
-from omr_server.tokens.manifest import default_model_dir, load_manifest
-from omr_server.tokens.recognizer import StaffRecognizer
-from omr_server.tokens.vocabulary import TOKENS, tokens_to_symbols
+from recognition.crop import crop_staff
+from recognition.manifest import default_model_dir, load_manifest
+from recognition.recognizer import StaffRecognizer
+from recognition.vocabulary import TOKENS, tokens_to_symbols
 
 MODEL_DIR = default_model_dir()
 pytestmark = pytest.mark.skipif(not (MODEL_DIR / "manifest.json").exists(), reason="no committed model")

@@ -1,1 +1,0 @@
-"""Tokens: the model's output vocabulary and the staff symbols it stands for."""
