@@ -49,7 +49,7 @@ def default_model_dir() -> Path:
     env = os.environ.get("ETUDE_MODEL_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME
+    return Path(__file__).resolve().parents[1] / "models" / DEFAULT_MODEL_NAME
 
 
 def file_sha256(path: Path) -> str:
