@@ -76,10 +76,10 @@ class NoMusicError(Exception):
 async def _transcribe(args: argparse.Namespace) -> score_pb2.Score:
     import time
 
-    from etude.ir.v1 import score_pb2
+    from etude.omr.v1 import omr_service_pb2 as omr_pb2
 
-    from ir.assemble import assemble_score
-    from omr_server.pipeline import SERVICE_VERSION, DocumentRequest, OmrEngine
+    from ir.assemble import score_from_document
+    from omr_server.pipeline import DocumentRequest, OmrEngine
     from omr_server.settings import OmrSettings
 
     overrides = {"model_dir": args.model_dir} if args.model_dir else {}
@@ -117,15 +117,5 @@ async def _transcribe(args: argparse.Namespace) -> score_pb2.Score:
         staves = sum(fragment.staff_count for fragment in fragments)
         found = f"the model read no note or rest on {staves} staves" if staves else "no staff found"
         raise NoMusicError(f"{args.input}: {found} ({len(fragments)} page(s)); nothing written")
-    provenance = score_pb2.Provenance(
-        producer="etude-omr",
-        service_version=SERVICE_VERSION,
-        model=header.model,
-        dpi=header.dpi,
-        options={"first_page": str(header.first_page), "page_limit": str(args.pages)},
-    )
-    provenance.created_time.GetCurrentTime()
-    source = score_pb2.Source(
-        pdf_sha256=header.pdf_sha256, file_name=args.input.name, page_count=header.page_count
-    )
-    return assemble_score(fragments, source=source, provenance=provenance)
+    options = omr_pb2.RecognitionOptions(dpi=args.dpi, first_page=args.first_page, page_limit=args.pages)
+    return score_from_document(fragments, header, options, file_name=args.input.name)

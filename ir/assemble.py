@@ -10,6 +10,10 @@ assembler walks the pages in order, carrying the musical context along:
 - a tie left pending at the end of a page is closed by the matching note on the next page;
 - the tempo map is built from the engraved tempos of the page contexts (120 assumed without);
 - the voices used are listed, the fragments kept, and the result validated.
+
+`score_from_document` is the one score path of the service: the CLI and the gateway both turn
+the OMR server's header, the options asked for and the fragments into a Score through it, so
+the provenance of a score does not depend on who assembled it.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from etude.ir.v1 import events_pb2, notation_pb2, score_pb2
+from etude.omr.v1 import omr_service_pb2 as omr_pb2
 
 from ir.build import fraction, page_prefix, rational
 from ir.timing import DEFAULT_QUARTER_BPM, TempoChange, fill_seconds, tempo_map_from_changes
 from ir.validate import ensure_valid
 
 IR_VERSION = "1.0"
+PRODUCER = "etude-omr"
 
 
 @dataclass
@@ -120,6 +126,33 @@ def assemble_score(
         score.voices.add(staff_id=staff_id, number=number)
     ensure_valid(score)
     return score
+
+
+def score_from_document(
+    fragments: Sequence[score_pb2.PageFragment],
+    header: omr_pb2.DocumentHeader,
+    options: omr_pb2.RecognitionOptions,
+    *,
+    file_name: str,
+    metadata: score_pb2.Metadata | None = None,
+) -> score_pb2.Score:
+    """The validated Score of a recognised document: its fragments, what the OMR server said of it
+    (`header`: sha256, page count, dpi used, model, service version) and the options asked for
+    (kept as given, 0 meaning the server's default). Raises as `assemble_score` does."""
+    provenance = score_pb2.Provenance(
+        producer=PRODUCER,
+        service_version=header.service_version,
+        model=header.model,
+        dpi=header.dpi,
+        options={
+            "dpi": str(options.dpi),
+            "first_page": str(options.first_page),
+            "page_limit": str(options.page_limit),
+        },
+    )
+    provenance.created_time.GetCurrentTime()
+    source = score_pb2.Source(pdf_sha256=header.pdf_sha256, file_name=file_name, page_count=header.page_count)
+    return assemble_score(fragments, source=source, provenance=provenance, metadata=metadata)
 
 
 def _unique(element_id: str, prefix: str) -> str:

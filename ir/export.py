@@ -8,29 +8,47 @@ from pathlib import PurePath
 
 from etude.ir.v1 import score_pb2
 
-from ir.json_io import to_json
+from ir.json_io import to_json_bytes
 from ir.midi import to_midi
 from ir.musicxml import to_musicxml, to_mxl
 
 
 @dataclass(frozen=True)
 class ExportFormat:
-    name: str
+    """A score format. This registry is the only list of them: the CLI's suffixes, the gateway's
+    REST names, gRPC enum values, MIME types and file names all derive from it."""
+
+    name: str  # the REST `?format=` value
+    grpc_name: str  # the JobService ScoreFormat value, without its SCORE_FORMAT_ prefix
     content_type: str
     suffixes: tuple[str, ...]  # the first is the one to give new files
     write: Callable[[score_pb2.Score], bytes]
+
+    @property
+    def suffix(self) -> str:
+        return self.suffixes[0]
 
 
 FORMATS: dict[str, ExportFormat] = {
     f.name: f
     for f in (
         ExportFormat(
-            "musicxml", "application/vnd.recordare.musicxml+xml", (".musicxml", ".xml"), to_musicxml
+            "musicxml",
+            "MUSICXML",
+            "application/vnd.recordare.musicxml+xml",
+            (".musicxml", ".xml"),
+            to_musicxml,
         ),
-        ExportFormat("mxl", "application/vnd.recordare.musicxml", (".mxl",), to_mxl),
-        ExportFormat("midi", "audio/midi", (".mid", ".midi"), to_midi),
-        ExportFormat("json", "application/json", (".json",), lambda score: to_json(score).encode("utf-8")),
-        ExportFormat("pb", "application/x-protobuf", (".pb",), lambda score: score.SerializeToString()),
+        ExportFormat("mxl", "MXL", "application/vnd.recordare.musicxml", (".mxl",), to_mxl),
+        ExportFormat("midi", "MIDI", "audio/midi", (".mid", ".midi"), to_midi),
+        ExportFormat("json", "IR_JSON", "application/json", (".json",), to_json_bytes),
+        ExportFormat(
+            "pb",
+            "IR_PROTO",
+            "application/x-protobuf",
+            (".pb",),
+            lambda score: score.SerializeToString(deterministic=True),
+        ),
     )
 }
 

@@ -12,7 +12,12 @@ from google.protobuf import json_format
 
 
 def to_json(score: score_pb2.Score) -> str:
+    """The one Score → JSON mapping (the CLI's .json and the gateway's stored JSON alike)."""
     return json_format.MessageToJson(score, preserving_proto_field_name=True, indent=1, ensure_ascii=False)
+
+
+def to_json_bytes(score: score_pb2.Score) -> bytes:
+    return to_json(score).encode("utf-8")
 
 
 def from_json(text: str) -> score_pb2.Score:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ir.export import FORMATS as SCORE_FORMATS
+
 STATES = [
     "JOB_STATE_PENDING",
     "JOB_STATE_OMR_PROCESSING",
@@ -47,7 +49,7 @@ def openapi_document() -> dict[str, Any]:
             "title": "Étude gateway",
             "version": "1",
             "description": "Durable optical music recognition jobs: upload a PDF, follow the job, "
-            "fetch the score as IR JSON/protobuf, MusicXML or MIDI. Every call needs "
+            "fetch the score as IR JSON/protobuf, MusicXML (plain or .mxl) or MIDI. Every call needs "
             "`Authorization: Bearer <token>`; a job is visible only to the token that created it.",
         },
         "components": {
@@ -228,7 +230,7 @@ def openapi_document() -> dict[str, Any]:
                             "in": "query",
                             "schema": {
                                 "type": "string",
-                                "enum": ["json", "pb", "musicxml", "midi"],
+                                "enum": list(SCORE_FORMATS),
                                 "default": "json",
                             },
                         },
@@ -236,12 +238,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "The score in the requested format",
-                            "content": {
-                                "application/json": {},
-                                "application/x-protobuf": {},
-                                "application/vnd.recordare.musicxml+xml": {},
-                                "audio/midi": {},
-                            },
+                            "content": {f.content_type: {} for f in SCORE_FORMATS.values()},
                         },
                         "400": _problem("Unknown format"),
                         "409": _problem("The job has no score (yet)"),

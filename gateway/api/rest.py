@@ -32,6 +32,7 @@ from gateway.core import GatewayCore
 from gateway.errors import GatewayError, InvalidArgumentError, TooLargeError, UnsupportedMediaTypeError
 from gateway.jobs.records import JobState
 from gateway.jobs.results import FORMATS
+from ir.export import FORMATS as SCORE_FORMATS
 from storage.objects import ObjectStoreUnavailableError
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 PDF_TYPES = {"application/pdf", "application/octet-stream"}
 # Room for multipart boundaries and form fields around the PDF itself.
 MULTIPART_OVERHEAD = 64 * 1024
-SCORE_SUFFIX = {"pb": ".pb", "json": ".json", "musicxml": ".musicxml", "midi": ".mid"}
 
 
 def to_json(message: Message) -> dict[str, Any]:
@@ -198,7 +198,7 @@ class RestApi:
                 field="format",
             )
         content = await self.core.results.get(owner, job_id, fmt)
-        name = f"{job_id}{SCORE_SUFFIX[fmt]}"
+        name = f"{job_id}{SCORE_FORMATS[fmt].suffix}"
         headers = {"content-disposition": f'inline; filename="{name}"'}
         return Response(content.content, media_type=content.content_type, headers=headers)
 

@@ -11,59 +11,43 @@ from typing import Any
 
 from etude.ir.v1 import score_pb2
 from etude.jobs.v1 import job_service_pb2 as jobs_pb2
-from google.protobuf import json_format
+from etude.omr.v1 import omr_service_pb2 as omr_pb2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.errors import ConflictError, InvalidArgumentError, NotFoundError
-from gateway.jobs.records import JobState, options_from_json, timestamp
+from gateway.jobs.records import JobState, options_from_json
+from ir.export import FORMATS as SCORE_FORMATS
+from ir.json_io import to_json_bytes
 from storage.artifacts import Blob, put_blob, record_artifact, record_lineage
 from storage.objects import ObjectStore
-from storage.tables import artifact_lineage, artifacts, jobs, utcnow
+from storage.tables import artifact_lineage, artifacts, jobs
 
-PROTO_TYPE = "application/x-protobuf"
-JSON_TYPE = "application/json"
+# Everything about formats derives from ir's registry: names, MIME types, suffixes, gRPC values.
+PROTO_TYPE = SCORE_FORMATS["pb"].content_type
+JSON_TYPE = SCORE_FORMATS["json"].content_type
 
 # REST names and gRPC enum values of the formats a score can be fetched in.
 FORMATS: dict[str, jobs_pb2.ScoreFormat.ValueType] = {
-    "pb": jobs_pb2.SCORE_FORMAT_IR_PROTO,
-    "json": jobs_pb2.SCORE_FORMAT_IR_JSON,
-    "musicxml": jobs_pb2.SCORE_FORMAT_MUSICXML,
-    "midi": jobs_pb2.SCORE_FORMAT_MIDI,
+    f.name: jobs_pb2.ScoreFormat.Value(f"SCORE_FORMAT_{f.grpc_name}") for f in SCORE_FORMATS.values()
 }
 FORMAT_NAMES = {value: name for name, value in FORMATS.items()}
-EXPORT_SUFFIX = {"musicxml": ".musicxml", "midi": ".mid"}
+score_to_json = to_json_bytes  # the worker stores the score in ir's one JSON mapping
 
 
 def assemble(fragments: Sequence[score_pb2.PageFragment], job: dict[str, Any]) -> score_pb2.Score:
     """Stitches the stored fragments into one validated Score (raises InvalidScoreError)."""
-    from ir.assemble import assemble_score
-    from ir.validate import ensure_valid
+    from ir.assemble import score_from_document
 
-    options = options_from_json(job["options_json"])
-    model = json.loads(job["model_json"] or "{}")
-    provenance = score_pb2.Provenance(
-        producer="etude-omr",
-        service_version=job["service_version"] or "",
-        model=score_pb2.ModelInfo(**model),
+    header = omr_pb2.DocumentHeader(
+        page_count=job["page_count"],
+        pdf_sha256=job["pdf_sha256"],
         dpi=job["dpi"],
-        options={
-            "dpi": str(options.dpi),
-            "first_page": str(options.first_page),
-            "page_limit": str(options.page_limit),
-        },
-        created_time=timestamp(utcnow()),
+        model=score_pb2.ModelInfo(**json.loads(job["model_json"] or "{}")),
+        service_version=job["service_version"] or "",
     )
-    source = score_pb2.Source(
-        pdf_sha256=job["pdf_sha256"], file_name=job["file_name"], page_count=job["page_count"]
-    )
-    score = assemble_score(fragments, source=source, provenance=provenance)
-    ensure_valid(score)
-    return score
-
-
-def score_to_json(score: score_pb2.Score) -> bytes:
-    return json_format.MessageToJson(score, preserving_proto_field_name=True).encode()
+    options = options_from_json(job["options_json"])
+    return score_from_document(fragments, header, options, file_name=job["file_name"])
 
 
 @dataclass(frozen=True)
@@ -126,7 +110,7 @@ class Results:
             key, _ = await self._artifact(score_id)
             score = score_pb2.Score.FromString(await self.store.get(key))
             data, content_type = await asyncio.to_thread(export_score, score, fmt)
-            blob = await put_blob(self.store, fmt, data, content_type, EXPORT_SUFFIX[fmt])
+            blob = await put_blob(self.store, fmt, data, content_type, SCORE_FORMATS[fmt].suffix)
             await self._record_export(job_id, score_id, blob)
             return ScoreContent(fmt, data, content_type)
 

@@ -6,8 +6,9 @@ from fractions import Fraction
 
 import pytest
 from etude.ir.v1 import notation_pb2, score_pb2
+from etude.omr.v1 import omr_service_pb2 as omr_pb2
 
-from ir.assemble import assemble_score
+from ir.assemble import assemble_score, score_from_document
 from ir.build import fraction
 from ir.validate import InvalidScoreError, validate_score
 from tests.ir.factories import IrBuilder
@@ -148,3 +149,25 @@ def test_bad_input_is_refused_clearly() -> None:
     broken.notes[0].voice = 0
     with pytest.raises(InvalidScoreError, match="p1-n1"):
         assemble_score([_page0(), broken], source=SOURCE, provenance=PROVENANCE)
+
+
+def test_score_from_document_states_the_provenance_the_cli_and_gateway_share() -> None:
+    header = omr_pb2.DocumentHeader(
+        page_count=9,
+        first_page=0,
+        pages_to_read=3,
+        pdf_sha256="cd" * 32,
+        dpi=300,
+        model=score_pb2.ModelInfo(name="m", version="1", sha256="ef" * 32),
+        service_version="0.1.0",
+    )
+    options = omr_pb2.RecognitionOptions(dpi=0, first_page=0, page_limit=3)
+    score = score_from_document([_page0(), _page1(), _page2()], header, options, file_name="ноты.pdf")
+    assert validate_score(score) == []
+    assert score.source == score_pb2.Source(pdf_sha256="cd" * 32, file_name="ноты.pdf", page_count=9)
+    provenance = score.provenance
+    assert (provenance.producer, provenance.service_version, provenance.dpi) == ("etude-omr", "0.1.0", 300)
+    assert provenance.model == header.model
+    # The options as asked for (0: the server's default), beside the dpi the server used.
+    assert dict(provenance.options) == {"dpi": "0", "first_page": "0", "page_limit": "3"}
+    assert provenance.created_time.seconds > 0

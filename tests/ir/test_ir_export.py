@@ -91,3 +91,11 @@ def test_every_format_exports_an_assembled_score() -> None:
     assert sum(1 for m in midi.tracks[1] if m.type == "note_on") == 5  # the tied G4 sounds once
     assert from_json(outputs["json"][0].decode()) == score
     assert score_pb2.Score.FromString(outputs["pb"][0]) == score
+
+
+def test_the_registry_and_the_grpc_enum_list_the_same_formats() -> None:
+    from etude.jobs.v1 import job_service_pb2 as jobs_pb2
+
+    grpc_names = {f"SCORE_FORMAT_{f.grpc_name}" for f in FORMATS.values()}
+    assert grpc_names == set(jobs_pb2.ScoreFormat.keys()) - {"SCORE_FORMAT_UNSPECIFIED"}
+    assert all(f.suffix == f.suffixes[0] and f.suffix.startswith(".") for f in FORMATS.values())

@@ -58,6 +58,8 @@ class _ScoreFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScoreForm
     """The IR as protobuf JSON."""
     SCORE_FORMAT_MUSICXML: _ScoreFormat.ValueType  # 3
     SCORE_FORMAT_MIDI: _ScoreFormat.ValueType  # 4
+    SCORE_FORMAT_MXL: _ScoreFormat.ValueType  # 5
+    """Compressed MusicXML (a zip with META-INF/container.xml)."""
 
 class ScoreFormat(_ScoreFormat, metaclass=_ScoreFormatEnumTypeWrapper): ...
 
@@ -68,6 +70,8 @@ SCORE_FORMAT_IR_JSON: ScoreFormat.ValueType  # 2
 """The IR as protobuf JSON."""
 SCORE_FORMAT_MUSICXML: ScoreFormat.ValueType  # 3
 SCORE_FORMAT_MIDI: ScoreFormat.ValueType  # 4
+SCORE_FORMAT_MXL: ScoreFormat.ValueType  # 5
+"""Compressed MusicXML (a zip with META-INF/container.xml)."""
 Global___ScoreFormat: _TypeAlias = ScoreFormat  # noqa: Y015
 
 @_typing.final
