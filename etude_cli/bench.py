@@ -13,14 +13,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_PDF = ROOT / "examples" / "engraved-piano.pdf"
-DEFAULT_SCAN = Path("/work/shared/corpora/mozart-piano-sonatas/reference-edition/sonata01-1.pdf")
+# In the shared folder (../shared beside the repository, or ETUDE_SHARED_DIR).
+DEFAULT_SCAN = Path("corpora/mozart-piano-sonatas/reference-edition/sonata01-1.pdf")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     targets = parser.add_subparsers(dest="target", required=True, metavar="TARGET")
     omr = targets.add_parser("omr", help="the OMR pipeline on an engraved PDF and a scan")
     omr.add_argument("--pdf", type=Path, default=BUNDLED_PDF, help="engraved PDF (default: the bundled one)")
-    omr.add_argument("--scan", type=Path, default=DEFAULT_SCAN, help="scanned PDF (skipped when absent)")
+    omr.add_argument(
+        "--scan",
+        type=Path,
+        default=None,
+        help=f"scanned PDF (default: {DEFAULT_SCAN} in the shared folder; skipped when absent)",
+    )
     omr.add_argument("--dpi", type=int, default=300)
     omr.add_argument("--pages", type=int, default=0, help="read at most this many pages per PDF (0: all)")
     omr.add_argument("--model-dir", type=Path, default=None)
@@ -51,6 +57,18 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+def _default_scan() -> Path | str:
+    """The shared folder's scan, or why there is none (the reason is printed as the skip)."""
+    try:
+        from training.shared import shared_dir
+    except ImportError:  # an installed wheel: no training package, no repository beside it
+        return "no shared folder outside a repository checkout; pass --scan FILE"
+    try:
+        return shared_dir() / DEFAULT_SCAN
+    except SystemExit as missing:  # shared_dir's message says what is missing and how to fix it
+        return str(missing)
+
+
 def _peak_rss_mib() -> float:
     import resource
 
@@ -73,11 +91,13 @@ async def _bench_omr(args: argparse.Namespace) -> int:
         f"{settings.layout_threads} layout threads, {engine.pages_in_flight} pages in flight per request"
     )
     try:
-        for label, path in (("engraved", args.pdf), ("scan", args.scan)):
-            if not path.is_file():
+        for label, path in (("engraved", args.pdf), ("scan", args.scan or _default_scan())):
+            if isinstance(path, str):
+                print(f"{label}: skipped ({path})")
+            elif not path.is_file():
                 print(f"{label}: skipped ({path} not found)")
-                continue
-            await _bench_document(engine, label, path, args)
+            else:
+                await _bench_document(engine, label, path, args)
     finally:
         await engine.close()
     print(f"peak RSS: {_peak_rss_mib():.0f} MiB")

@@ -3,8 +3,9 @@
     etude eval --synthetic data/val                 # symbol error rate on held-out rendered staves
     etude eval --cases /tmp/devset                  # note F1 per tier on whole PDFs (omr-bench cases)
 
-The case folder is built with omr-bench: `python /work/shared/omr-bench/make_cases.py
---corpora /work/shared/corpora --out /tmp/devset`. Prints progress, then one JSON line.
+The case folder is built with omr-bench, from the repository root: `python
+../shared/omr-bench/make_cases.py --corpora ../shared/corpora --out /tmp/devset`.
+Prints progress, then one JSON line.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+TRAINING_NEEDED = (
+    "evaluation needs the training code and its dependencies, which the etude wheel does not ship: "
+    "run it from a repository checkout after `uv sync --group training`"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
         print("etude eval: error: give --synthetic DIR and/or --cases DIR", file=sys.stderr)
         return 2
     from recognition.manifest import ManifestError, default_model_dir
-    from training.evaluation.run import devset_notes, synthetic_ser
+
+    try:
+        from training.evaluation.run import devset_notes, synthetic_ser
+    except ModuleNotFoundError as missing:  # an installed wheel ships no training code
+        print(f"etude eval: error: {TRAINING_NEEDED} (missing module {missing.name!r})", file=sys.stderr)
+        return 2
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

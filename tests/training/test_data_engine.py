@@ -54,7 +54,10 @@ def test_every_triplet_figure_lasts_two_of_its_units(unit):
 
 
 def test_dev_set_movements_are_never_trained_on():
-    tiers = devset_tiers()
+    try:
+        tiers = devset_tiers()
+    except SystemExit as missing:  # no shared folder: the message says where it was looked for
+        pytest.skip(str(missing))
     held_out = [p for paths in tiers.values() for p in paths]
     if not held_out:
         pytest.skip("the Mozart corpus is not on this machine")

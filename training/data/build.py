@@ -24,6 +24,7 @@ from training.data.musicxml import piece_to_musicxml
 from training.data.render import engrave
 from training.data.score import Piece, staff_symbols
 from training.data.shards import write_shard
+from training.shared import shared_dir
 
 MAX_WIDTH = 1280
 
@@ -66,12 +67,12 @@ def render_piece(
 class Sources:
     """Chooses the music for each piece: synthetic, Mozart (training movements), music21."""
 
-    def __init__(self, corpora: Path, mix: dict[str, float]):
+    def __init__(self, corpora: Path | None, mix: dict[str, float]):
         from training.data.corpus import music21_sources
         from training.data.devset import training_movements
 
         self.mix = mix
-        self.mozart = training_movements(corpora) if corpora.exists() else []
+        self.mozart = training_movements(corpora) if corpora is not None and corpora.exists() else []
         self.music21 = music21_sources()
         self.queue: list[tuple[str, Piece]] = []
 
@@ -125,13 +126,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--first", type=int, default=0, help="index of the first shard")
     ap.add_argument("--size", type=int, default=256, help="staves per shard")
     ap.add_argument("--height", type=int, default=DEFAULT_HEIGHT)
-    ap.add_argument("--corpora", type=Path, default=Path("/work/shared/corpora"))
+    ap.add_argument(
+        "--corpora",
+        type=Path,
+        default=None,
+        help="default: corpora/ of the shared folder (training/shared.py)",
+    )
     ap.add_argument("--mix", default="synthetic=0.4,mozart=0.45,music21=0.15")
     ap.add_argument("--clean", type=float, default=0.35, help="fraction of pages left undegraded")
     a = ap.parse_args(argv)
     mix = {k: float(v) for k, v in (item.split("=") for item in a.mix.split(","))}
     a.out.mkdir(parents=True, exist_ok=True)
-    sources = Sources(a.corpora, mix)
+    # Only the Mozart share reads the corpora: a build without it needs no shared folder.
+    corpora = a.corpora or (shared_dir() / "corpora" if mix.get("mozart", 0) > 0 else None)
+    sources = Sources(corpora, mix)
     for index in range(a.first, a.first + a.shards):
         path = a.out / f"shard-{index:05d}.npz"
         if path.exists():

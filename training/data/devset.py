@@ -1,6 +1,6 @@
 """The Mozart movements of the omr-bench dev set, which training must never see.
 
-Reproduces the shuffles of /work/shared/omr-bench/make_cases.py (seed 20261123, 10 cases per
+Reproduces the shuffles of omr-bench's make_cases.py (shared folder; seed 20261123, 10 cases per
 tier): piano-scan takes the first 10 shuffled movements, then the rest is shuffled again and
 piano-digital and mono-digital take the next 10 each. Training uses the other movements.
 """
@@ -10,15 +10,21 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-DEFAULT_CORPORA = Path("/work/shared/corpora")
+from training.shared import shared_dir
+
 MOZART = "mozart-piano-sonatas"
 
 
+def _corpora(corpora: Path | None) -> Path:
+    """The given corpora folder, by default the shared folder's (SystemExit saying what is missing)."""
+    return corpora if corpora is not None else shared_dir() / "corpora"
+
+
 def devset_tiers(
-    corpora: Path = DEFAULT_CORPORA, seed: int = 20261123, per_tier: int = 10
+    corpora: Path | None = None, seed: int = 20261123, per_tier: int = 10
 ) -> dict[str, list[Path]]:
     rng = random.Random(seed)
-    root = corpora / MOZART
+    root = _corpora(corpora) / MOZART
     scanned = [
         k
         for k in sorted((root / "kern").glob("*.krn"))
@@ -34,6 +40,7 @@ def devset_tiers(
     }
 
 
-def training_movements(corpora: Path = DEFAULT_CORPORA) -> list[Path]:
+def training_movements(corpora: Path | None = None) -> list[Path]:
+    corpora = _corpora(corpora)
     held_out = {p for paths in devset_tiers(corpora).values() for p in paths}
     return [k for k in sorted((corpora / MOZART / "kern").glob("*.krn")) if k not in held_out]
