@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,6 +32,28 @@ class ObjectStoreUnavailableError(ConnectionError):
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+MAX_KEY = 512  # the artifacts.key column
+MAX_KEY_PART = 255  # bytes in one file name on common file systems
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_key(key: str) -> str:
+    """Keys are relative `a/b/c` paths of printable, non-empty parts: checked before any
+    backend sees them, so a bad key is a ValueError naming the key, never an OS error
+    (IsADirectoryError, ENAMETOOLONG) carrying the store's absolute path."""
+    shown = key if len(key) <= 80 else key[:77] + "..."
+    parts = key.split("/")
+    if (
+        not key
+        or len(key) > MAX_KEY
+        or _CONTROL.search(key)
+        or any(part in {"", ".", ".."} for part in parts)
+        or any(len(part.encode("utf-8", "surrogatepass")) > MAX_KEY_PART for part in parts)
+    ):
+        raise ValueError(f"bad object key: {shown!r}")
+    return key
 
 
 def content_key(kind: str, sha256: str, suffix: str = "") -> str:
@@ -58,7 +81,7 @@ class LocalObjectStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
+        path = (self.root / check_key(key)).resolve()
         if not path.is_relative_to(self.root) or path == self.root:
             raise ValueError(f"object key escapes the store: {key!r}")
         return path
@@ -83,8 +106,9 @@ class LocalObjectStore:
         path = self._path(key)
         try:
             return await asyncio.to_thread(path.read_bytes)
-        except FileNotFoundError as error:
-            raise ObjectNotFoundError(key) from error
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            # A key that names a folder (`pdf`) is no object either; never the path in a message.
+            raise ObjectNotFoundError(key) from None
 
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self._path(key).is_file)
@@ -94,6 +118,8 @@ class LocalObjectStore:
 
     def key_for_uri(self, uri: str) -> str:
         if uri.startswith("file://"):
+            if "\x00" in uri or len(uri) > 4096:
+                raise ValueError("not a usable file:// URI")
             path = Path(uri.removeprefix("file://")).resolve()
             if not path.is_relative_to(self.root):
                 raise ValueError(f"{uri} is not in this gateway's object store")
@@ -170,8 +196,7 @@ class S3ObjectStore:
                 await client.create_bucket(Bucket=self.config.bucket)
 
     def _full_key(self, key: str) -> str:
-        if not key or key.startswith("/") or ".." in key.split("/"):
-            raise ValueError(f"bad object key: {key!r}")
+        check_key(key)
         prefix = self.config.prefix.strip("/")
         return f"{prefix}/{key}" if prefix else key
 
