@@ -13,6 +13,7 @@ from gateway.jobs.repository import JobRepository
 from gateway.jobs.results import Results
 from gateway.omr_client import OmrClient
 from gateway.settings import GatewaySettings
+from gateway.streams import StreamLimiter
 from storage.database import create_engine, migrate
 from storage.objects import ObjectStore, RetryingObjectStore, S3Config, open_object_store
 
@@ -28,6 +29,7 @@ class GatewayCore:
     queue: JobQueue
     results: Results
     omr: OmrClient
+    streams: StreamLimiter
 
     @classmethod
     async def open(cls, settings: GatewaySettings) -> GatewayCore:
@@ -61,6 +63,9 @@ class GatewayCore:
                 token=token,
                 deadline_seconds=settings.omr_deadline_seconds,
                 info_deadline_seconds=settings.omr_info_deadline_seconds,
+            ),
+            streams=StreamLimiter(
+                per_job=settings.max_streams_per_job, per_owner=settings.max_streams_per_owner
             ),
         )
 

@@ -57,3 +57,9 @@ class UnavailableError(GatewayError):
     grpc_code = grpc.StatusCode.UNAVAILABLE
     http_status = 503
     title = "Service unavailable"
+
+
+class TooManyRequestsError(GatewayError):
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    http_status = 429
+    title = "Too many requests"

@@ -17,7 +17,9 @@ from etude.jobs.v1 import job_service_pb2, job_service_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gateway.api.grpc_guard import LastResortInterceptor
 from gateway.api.grpc_service import JobService
+from gateway.api.http_protocol import header_timeout_protocol
 from gateway.api.rest import build_rest_app
 from gateway.core import GatewayCore
 from gateway.jobs.worker import Worker
@@ -95,7 +97,8 @@ async def start_gateway(settings: GatewaySettings, *, crash_on_stop: bool = Fals
         log.warning("no ETUDE_GATEWAY_TOKENS: authentication is off, every caller is owner 'local'")
 
     server = grpc.aio.server(
-        interceptors=[RequestIdInterceptor()],
+        # Outermost first: the request id is bound before the last-resort handler may need it.
+        interceptors=[RequestIdInterceptor(), LastResortInterceptor()],
         options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", 8 * 1024 * 1024),
@@ -118,6 +121,7 @@ async def start_gateway(settings: GatewaySettings, *, crash_on_stop: bool = Fals
         build_rest_app(core),
         log_level="warning",
         lifespan="off",
+        http=header_timeout_protocol(settings.header_timeout_seconds),
         timeout_graceful_shutdown=5,
         proxy_headers=False,
     )

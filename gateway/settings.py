@@ -67,3 +67,10 @@ class GatewaySettings(BaseSettings):
     results_cache: bool = True
     # How often WatchJob / SSE check the database for changes made by other processes.
     watch_poll_seconds: float = 0.5
+    # Open watch streams (SSE + WatchJob) allowed per job and per owner; more get 429 /
+    # RESOURCE_EXHAUSTED at once.
+    max_streams_per_job: int = 8
+    max_streams_per_owner: int = 32
+    # A client has this long to send a request's headers (from connecting, or from the end of the
+    # previous response) before the connection is closed: bounds half-sent requests.
+    header_timeout_seconds: float = 10.0

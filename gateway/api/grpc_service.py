@@ -153,15 +153,17 @@ class JobService(jobs_grpc.JobServiceServicer):
     ) -> AsyncIterator[jobs_pb2.WatchJobResponse]:
         try:
             owner = self.core.auth.owner(_authorization(context))
-            stream = watch_job(
-                self.core.repo,
-                self.core.events,
-                owner,
-                request.job_id,
-                poll_seconds=self.core.settings.watch_poll_seconds,
-            )
-            async for event in stream:
-                yield event.response
+            await self.core.repo.get(owner, request.job_id)  # a slot only for a job one may watch
+            with self.core.streams.slot(owner, request.job_id):
+                stream = watch_job(
+                    self.core.repo,
+                    self.core.events,
+                    owner,
+                    request.job_id,
+                    poll_seconds=self.core.settings.watch_poll_seconds,
+                )
+                async for event in stream:
+                    yield event.response
         except GatewayError as error:
             await _abort(context, error)
 

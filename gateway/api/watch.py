@@ -7,14 +7,18 @@ are picked up by polling the database every `poll_seconds`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from etude.jobs.v1 import job_service_pb2 as jobs_pb2
 
+from gateway.errors import InvalidArgumentError
 from gateway.events import JobEvents
 from gateway.jobs.records import transition_to_proto
 from gateway.jobs.repository import JobRepository
+
+_CURSOR = re.compile(r"([0-9]{1,18})\.([0-9]{1,9})")
 
 
 @dataclass(frozen=True)
@@ -30,11 +34,18 @@ class Cursor:
 
     @classmethod
     def parse(cls, text: str | None) -> Cursor | None:
-        try:
-            transition_id, pages = (text or "").split(".")
-            return cls(int(transition_id), int(pages))
-        except ValueError:
+        """None when absent; a cursor only from exactly the form this service writes (two
+        non-negative ASCII integers), anything else (`9.-5`, `1_0.2`, ` 3.4`) is a bad request."""
+        if not text:
             return None
+        match = _CURSOR.fullmatch(text)
+        if match is None:
+            raise InvalidArgumentError(
+                "Last-Event-ID must be an event id this service sent (<transition>.<pages>)",
+                reason="BAD_LAST_EVENT_ID",
+                field="Last-Event-ID",
+            )
+        return cls(int(match.group(1)), int(match.group(2)))
 
 
 @dataclass(frozen=True)

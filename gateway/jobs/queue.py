@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.jobs.records import JobState
-from gateway.jobs.repository import record_transition
+from gateway.jobs.records import JobState, sources_of
+from gateway.jobs.repository import change_state
 from storage.artifacts import Blob, record_artifact, record_lineage
 from storage.tables import artifacts, job_pages, jobs, utcnow
 
@@ -71,10 +71,13 @@ class JobQueue:
 
     async def _claim_one(self, connection: AsyncConnection, worker_id: str) -> Lease | str | None:
         now = utcnow()
-        due = or_(
-            and_(jobs.c.state == JobState.PENDING, jobs.c.next_attempt_time <= now),
-            and_(jobs.c.state == JobState.OMR_PROCESSING, jobs.c.lease_expire_time < now),
-        )
+        # A claim starts from any state the machine lets become OMR_PROCESSING, each with its own
+        # notion of "due": PENDING once its retry time has come, OMR_PROCESSING once its lease expired.
+        due_when = {
+            JobState.PENDING: jobs.c.next_attempt_time <= now,
+            JobState.OMR_PROCESSING: jobs.c.lease_expire_time < now,
+        }
+        due = or_(*(and_(jobs.c.state == s, due_when[s]) for s in sources_of(JobState.OMR_PROCESSING)))
         query = (
             select(jobs.c.id, jobs.c.state, jobs.c.lease_token, jobs.c.attempts, jobs.c.worker_id)
             .where(due)
@@ -88,58 +91,70 @@ class JobQueue:
             return None
         state = JobState(row.state)
         expired = state is JobState.OMR_PROCESSING
-        fence = and_(jobs.c.id == row.id, jobs.c.lease_token == row.lease_token, jobs.c.state == state)
+        fence = [jobs.c.lease_token == row.lease_token]
         if row.attempts >= self.max_attempts:
             why = f"gave up after {row.attempts} attempts"
             if expired:
                 why += f" (the lease of worker {row.worker_id} expired)"
-            changed = await connection.execute(
-                update(jobs)
-                .where(fence)
-                .values(
-                    state=JobState.OMR_FAILED,
-                    last_error=why,
-                    lease_expire_time=None,
-                    update_time=now,
-                    lease_token=row.lease_token + 1,
-                )
+            await change_state(
+                connection,
+                row.id,
+                state,
+                JobState.OMR_FAILED,
+                why,
+                now,
+                fence=fence,
+                last_error=why,
+                lease_expire_time=None,
+                lease_token=row.lease_token + 1,
             )
-            if changed.rowcount == 1:
-                await record_transition(connection, row.id, state, JobState.OMR_FAILED, why, now)
             return "retry"
         token = row.lease_token + 1
-        changed = await connection.execute(
-            update(jobs)
-            .where(fence)
-            .values(
-                state=JobState.OMR_PROCESSING,
-                attempts=row.attempts + 1,
-                lease_token=token,
-                worker_id=worker_id,
-                lease_expire_time=now + self.lease,
-                update_time=now,
-            )
-        )
-        if changed.rowcount != 1:
-            return "retry"
         reason = f"claimed by worker {worker_id} (attempt {row.attempts + 1})"
         if expired:
             reason += f" after the lease of worker {row.worker_id} expired"
-        await record_transition(connection, row.id, state, JobState.OMR_PROCESSING, reason, now)
+        claimed = await change_state(
+            connection,
+            row.id,
+            state,
+            JobState.OMR_PROCESSING,
+            reason,
+            now,
+            fence=fence,
+            attempts=row.attempts + 1,
+            lease_token=token,
+            worker_id=worker_id,
+            lease_expire_time=now + self.lease,
+        )
+        if not claimed:
+            return "retry"
         return Lease(job_id=row.id, token=token, attempt=row.attempts + 1, worker_id=worker_id)
 
-    async def _fenced(self, connection: AsyncConnection, lease: Lease, **values: Any) -> None:
+    async def _fenced(
+        self,
+        connection: AsyncConnection,
+        lease: Lease,
+        *,
+        to: JobState | None = None,
+        reason: str = "",
+        **values: Any,
+    ) -> None:
+        """A write by the lease holder: only while it holds the lease and the job is OMR_PROCESSING.
+        With `to`, it also moves the job to that state (when the machine allows) and records why."""
         now = utcnow()
-        changed = await connection.execute(
-            update(jobs)
-            .where(
-                jobs.c.id == lease.job_id,
-                jobs.c.lease_token == lease.token,
-                jobs.c.state == JobState.OMR_PROCESSING,
+        held = JobState.OMR_PROCESSING
+        values = {"lease_expire_time": now + self.lease, **values}
+        fence = [jobs.c.lease_token == lease.token]
+        if to is None:
+            changed = await connection.execute(
+                update(jobs)
+                .where(jobs.c.id == lease.job_id, jobs.c.state == held, *fence)
+                .values(update_time=now, **values)
             )
-            .values(**{"update_time": now, "lease_expire_time": now + self.lease, **values})
-        )
-        if changed.rowcount != 1:
+            moved = changed.rowcount == 1
+        else:
+            moved = await change_state(connection, lease.job_id, held, to, reason, now, fence=fence, **values)
+        if not moved:
             raise LeaseLostError(f"job {lease.job_id}: lease {lease.token} is no longer held")
 
     async def renew(self, lease: Lease) -> None:
@@ -232,9 +247,8 @@ class JobQueue:
         service_version: str | None,
         cached: bool = False,
     ) -> None:
-        now = utcnow()
         async with self.engine.begin() as connection:
-            await self._fenced(connection, lease)
+            await self._fenced(connection, lease)  # first: takes the row lock on Postgres
             score_id = await record_artifact(connection, score)
             json_id = await record_artifact(connection, score_json)
             for key in fragment_keys:
@@ -249,70 +263,76 @@ class JobQueue:
                     service_version=service_version,
                 )
             await record_lineage(connection, score_id, json_id, "encoded_as", job_id=lease.job_id)
-            await connection.execute(
-                update(jobs)
-                .where(jobs.c.id == lease.job_id)
-                .values(
-                    state=JobState.OMR_COMPLETED,
-                    score_artifact_id=score_id,
-                    score_json_artifact_id=json_id,
-                    cached=cached,
-                    model_key=model_key,
-                    service_version=service_version,
-                    last_error="",
-                    lease_expire_time=None,
-                    update_time=now,
-                )
-            )
-            await record_transition(
-                connection, lease.job_id, JobState.OMR_PROCESSING, JobState.OMR_COMPLETED, reason, now
+            await self._fenced(
+                connection,
+                lease,
+                to=JobState.OMR_COMPLETED,
+                reason=reason,
+                score_artifact_id=score_id,
+                score_json_artifact_id=json_id,
+                cached=cached,
+                model_key=model_key,
+                service_version=service_version,
+                last_error="",
+                lease_expire_time=None,
             )
 
-    async def complete_from_cache(self, lease: Lease, source: dict[str, Any]) -> None:
-        """Finishes the job with the score of an earlier job (same PDF, options and model)."""
-        now = utcnow()
+    async def adopt_pages(self, lease: Lease, source: dict[str, Any]) -> None:
+        """Takes over the recognised pages of an earlier job of the same owner (same PDF, options
+        and model): its header and its stored fragments become this job's, as if streamed. The
+        job is then assembled as usual, so its score carries its own file name and provenance."""
         async with self.engine.begin() as connection:
-            await self._fenced(connection, lease)
-            await connection.execute(
-                update(jobs)
-                .where(jobs.c.id == lease.job_id)
-                .values(
-                    state=JobState.OMR_COMPLETED,
-                    score_artifact_id=source["score_artifact_id"],
-                    score_json_artifact_id=source["score_json_artifact_id"],
-                    page_count=source["page_count"],
-                    pages_to_read=source["pages_to_read"],
-                    dpi=source["dpi"],
-                    model_key=source["model_key"],
-                    model_json=source["model_json"],
-                    service_version=source["service_version"],
-                    cached=True,
-                    last_error="",
-                    lease_expire_time=None,
-                    update_time=now,
+            await self._fenced(
+                connection,
+                lease,
+                page_count=source["page_count"],
+                pages_to_read=source["pages_to_read"],
+                dpi=source["dpi"],
+                model_key=source["model_key"],
+                model_json=source["model_json"],
+                service_version=source["service_version"],
+            )
+            pages = await connection.execute(
+                select(job_pages.c.page_index, job_pages.c.artifact_id).where(
+                    job_pages.c.job_id == source["id"]
                 )
             )
-            await record_transition(
-                connection,
-                lease.job_id,
-                JobState.OMR_PROCESSING,
-                JobState.OMR_COMPLETED,
-                f"reused the score of job {source['id']}",
-                now,
+            rows = [
+                {
+                    "job_id": lease.job_id,
+                    "page_index": index,
+                    "artifact_id": artifact_id,
+                    "attempt": lease.attempt,
+                    "create_time": utcnow(),
+                }
+                for index, artifact_id in pages
+            ]
+            await connection.execute(delete(job_pages).where(job_pages.c.job_id == lease.job_id))
+            if rows:
+                await connection.execute(job_pages.insert(), rows)
+            await connection.execute(
+                update(jobs).where(jobs.c.id == lease.job_id).values(pages_done=len(rows))
             )
 
     async def find_cached(self, job: dict[str, Any], model_key: str) -> dict[str, Any] | None:
+        """An earlier completed job of the same owner on the same PDF, options and model, whose
+        pages are all stored. Never another owner's: a hit would tell this owner that someone
+        else uploaded the same PDF (and when), and its rows carry that owner's names."""
         async with self.engine.connect() as connection:
             row = (
                 (
                     await connection.execute(
                         select(jobs)
                         .where(
+                            jobs.c.owner == job["owner"],
+                            jobs.c.id != job["id"],
                             jobs.c.pdf_sha256 == job["pdf_sha256"],
                             jobs.c.options_key == job["options_key"],
                             jobs.c.model_key == model_key,
                             jobs.c.state == JobState.OMR_COMPLETED,
                             jobs.c.score_artifact_id.is_not(None),
+                            jobs.c.pages_to_read > 0,
+                            jobs.c.pages_done == jobs.c.pages_to_read,
                         )
                         .order_by(jobs.c.id)
                         .limit(1)
@@ -324,13 +344,14 @@ class JobQueue:
             return dict(row) if row else None
 
     async def fail(self, lease: Lease, error: str) -> None:
-        now = utcnow()
         async with self.engine.begin() as connection:
             await self._fenced(
-                connection, lease, state=JobState.OMR_FAILED, last_error=error, lease_expire_time=None
-            )
-            await record_transition(
-                connection, lease.job_id, JobState.OMR_PROCESSING, JobState.OMR_FAILED, error, now
+                connection,
+                lease,
+                to=JobState.OMR_FAILED,
+                reason=error,
+                last_error=error,
+                lease_expire_time=None,
             )
 
     async def release(
@@ -344,27 +365,27 @@ class JobQueue:
             if count_attempt and lease.attempt >= self.max_attempts:
                 why = f"gave up after {lease.attempt} attempts; last error: {error}"
                 await self._fenced(
-                    connection, lease, state=JobState.OMR_FAILED, last_error=why, lease_expire_time=None
-                )
-                await record_transition(
-                    connection, lease.job_id, JobState.OMR_PROCESSING, JobState.OMR_FAILED, why, now
+                    connection,
+                    lease,
+                    to=JobState.OMR_FAILED,
+                    reason=why,
+                    last_error=why,
+                    lease_expire_time=None,
                 )
                 return JobState.OMR_FAILED
+            if count_attempt:
+                reason = f"attempt {lease.attempt} failed, retrying in {delay.total_seconds():.1f}s: {error}"
+            else:
+                reason = f"handed back by worker {lease.worker_id}: {error}"
             await self._fenced(
                 connection,
                 lease,
-                state=JobState.PENDING,
+                to=JobState.PENDING,
+                reason=reason,
                 last_error=error,
                 next_attempt_time=now + delay,
                 lease_expire_time=None,
                 worker_id=None,
                 attempts=lease.attempt if count_attempt else lease.attempt - 1,
-            )
-            if count_attempt:
-                reason = f"attempt {lease.attempt} failed, retrying in {delay.total_seconds():.1f}s: {error}"
-            else:
-                reason = f"handed back by worker {lease.worker_id}: {error}"
-            await record_transition(
-                connection, lease.job_id, JobState.OMR_PROCESSING, JobState.PENDING, reason, now
             )
             return JobState.PENDING

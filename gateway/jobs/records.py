@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from etude.jobs.v1 import job_service_pb2 as jobs_pb2
@@ -26,14 +27,59 @@ class JobState(StrEnum):
     def terminal(self) -> bool:
         return self in {JobState.OMR_COMPLETED, JobState.OMR_FAILED, JobState.CANCELLED}
 
+    def to_proto_name(self) -> str:
+        return f"JOB_STATE_{self.value}"
+
     def to_proto(self) -> jobs_pb2.JobState.ValueType:
-        return jobs_pb2.JobState.Value(f"JOB_STATE_{self.value}")
+        return jobs_pb2.JobState.Value(self.to_proto_name())
 
     @classmethod
     def from_proto(cls, value: int) -> JobState | None:
         if value == jobs_pb2.JOB_STATE_UNSPECIFIED:
             return None
         return cls(jobs_pb2.JobState.Name(value).removeprefix("JOB_STATE_"))  # type: ignore[arg-type]
+
+
+# The job state machine, declared once: the queue's and the repository's WHERE clauses, the
+# transition records and the OpenAPI document all derive from it. Creation is recorded as
+# PENDING → PENDING ("created"); OMR_PROCESSING → OMR_PROCESSING is a claim after a lease expired.
+TRANSITIONS: Mapping[JobState, frozenset[JobState]] = MappingProxyType(
+    {
+        JobState.PENDING: frozenset(
+            {JobState.PENDING, JobState.OMR_PROCESSING, JobState.OMR_FAILED, JobState.CANCELLED}
+        ),
+        JobState.OMR_PROCESSING: frozenset(
+            {
+                JobState.OMR_PROCESSING,
+                JobState.PENDING,
+                JobState.OMR_COMPLETED,
+                JobState.OMR_FAILED,
+                JobState.CANCELLED,
+            }
+        ),
+        JobState.OMR_COMPLETED: frozenset(),
+        JobState.OMR_FAILED: frozenset(),
+        JobState.CANCELLED: frozenset(),
+    }
+)
+
+
+class IllegalTransitionError(ValueError):
+    """A state change the state machine does not allow (a bug, never the client's fault)."""
+
+
+def can_transition(from_state: JobState, to_state: JobState) -> bool:
+    return to_state in TRANSITIONS[from_state]
+
+
+def sources_of(to_state: JobState) -> tuple[JobState, ...]:
+    """The states a job may be in to move to `to_state`, in declaration order (for WHERE … IN)."""
+    return tuple(state for state, targets in TRANSITIONS.items() if to_state in targets)
+
+
+def check_transition(from_state: JobState, to_state: JobState) -> None:
+    if not can_transition(from_state, to_state):
+        raise IllegalTransitionError(f"a job may not go from {from_state.value} to {to_state.value}")
 
 
 def new_job_id() -> str:

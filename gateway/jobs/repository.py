@@ -14,22 +14,36 @@ from typing import Any
 
 from etude.jobs.v1 import job_service_pb2 as jobs_pb2
 from etude.omr.v1 import omr_service_pb2 as omr_pb2
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.errors import ConflictError, InvalidArgumentError, NotFoundError, TooLargeError
 from gateway.events import JobEvents
-from gateway.jobs.records import JobState, job_to_proto, new_job_id, options_key, options_to_json
+from gateway.jobs.records import (
+    JobState,
+    can_transition,
+    check_transition,
+    job_to_proto,
+    new_job_id,
+    options_key,
+    options_to_json,
+)
 from gateway.metrics import JOBS_CREATED
+from gateway.validation import (
+    check_cancel_reason,
+    check_file_name,
+    check_idempotency_key,
+    check_job_id,
+    check_options,
+    check_pdf_key,
+)
 from storage.artifacts import put_blob, record_artifact
 from storage.objects import ObjectNotFoundError, ObjectStore, sha256_hex
 from storage.tables import job_pages, job_transitions, jobs, utcnow
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
-MAX_FILE_NAME = 500
-MAX_IDEMPOTENCY_KEY = 200
 
 
 @dataclass(frozen=True)
@@ -63,14 +77,6 @@ def check_pdf(data: bytes, max_bytes: int) -> None:
         )
 
 
-def check_options(options: omr_pb2.RecognitionOptions) -> None:
-    for name in ("dpi", "first_page", "page_limit"):
-        if getattr(options, name) < 0:
-            raise InvalidArgumentError(
-                f"options.{name} must not be negative", reason="BAD_OPTIONS", field=f"options.{name}"
-            )
-
-
 class JobRepository:
     def __init__(
         self, engine: AsyncEngine, store: ObjectStore, events: JobEvents, *, max_pdf_bytes: int
@@ -92,12 +98,8 @@ class JobRepository:
         """Stores the PDF (content-addressed), then commits the job row as PENDING."""
         options = options or omr_pb2.RecognitionOptions()
         check_options(options)
-        if len(file_name) > MAX_FILE_NAME:
-            raise InvalidArgumentError("file_name is too long", reason="BAD_FILE_NAME", field="file_name")
-        if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
-            raise InvalidArgumentError(
-                "idempotency_key is too long", reason="BAD_IDEMPOTENCY_KEY", field="idempotency_key"
-            )
+        check_file_name(file_name)
+        check_idempotency_key(idempotency_key)
         if idempotency_key and (existing := await self._by_idempotency_key(owner, idempotency_key)):
             return self._replay(existing, pdf)
         check_pdf(pdf, self.max_pdf_bytes)
@@ -155,15 +157,27 @@ class JobRepository:
         options: omr_pb2.RecognitionOptions | None = None,
         idempotency_key: str = "",
     ) -> JobView:
-        """A job on a PDF already in this gateway's object store."""
+        """A job on a PDF already in this gateway's object store that this owner uploaded before.
+        An unknown PDF and another owner's look the same (NOT_FOUND, checked before the store is
+        read), so the answer tells nobody whether a PDF with some hash is stored."""
         try:
-            key = self.store.key_for_uri(uri)
+            key = check_pdf_key(self.store.key_for_uri(uri))
         except ValueError as error:
             raise InvalidArgumentError(str(error), reason="FOREIGN_OBJECT", field="object.uri") from error
+        digest = key.split("/")[2].removesuffix(".pdf")
+        missing = NotFoundError(
+            "no PDF with this reference among your uploads", reason="NO_SUCH_OBJECT", field="object.uri"
+        )
+        async with self.engine.connect() as connection:
+            mine = await connection.scalar(
+                select(jobs.c.id).where(jobs.c.owner == owner, jobs.c.pdf_sha256 == digest).limit(1)
+            )
+        if mine is None:
+            raise missing
         try:
             pdf = await self.store.get(key)
         except ObjectNotFoundError as error:
-            raise NotFoundError(f"no object {uri}", reason="NO_SUCH_OBJECT", field="object.uri") from error
+            raise missing from error
         if sha256 and sha256_hex(pdf) != sha256.lower():
             raise InvalidArgumentError(
                 f"object {uri} does not have sha256 {sha256}", reason="SHA256_MISMATCH", field="object.sha256"
@@ -204,6 +218,7 @@ class JobRepository:
         # The row and its transitions are two reads (each its own snapshot under READ COMMITTED
         # and SQLite autocommit); every state change writes both in one transaction, so when
         # the newest transition disagrees with the row a commit fell in between: read again.
+        check_job_id(job_id)
         for _ in range(10):
             async with self.engine.connect() as connection:
                 row = (
@@ -253,7 +268,8 @@ class JobRepository:
         return views, next_token
 
     async def cancel(self, owner: str, job_id: str, reason: str = "") -> JobView:
-        reason = reason or "cancelled by its owner"
+        check_job_id(job_id)
+        reason = check_cancel_reason(reason) or "cancelled by its owner"
         async with self.engine.begin() as connection:
             row = (
                 await connection.execute(
@@ -263,20 +279,21 @@ class JobRepository:
             if row is None:
                 raise NotFoundError(f"no job {job_id!r}", reason="NO_SUCH_JOB", field="job_id")
             state = JobState(row.state)
-            if state in {JobState.OMR_COMPLETED, JobState.OMR_FAILED}:
-                raise ConflictError(f"job {job_id} already ended ({state.value})", reason="JOB_ENDED")
-            if state is not JobState.CANCELLED:
-                now = utcnow()
+            if state is not JobState.CANCELLED:  # cancelling twice is a no-op
+                if not can_transition(state, JobState.CANCELLED):
+                    raise ConflictError(f"job {job_id} already ended ({state.value})", reason="JOB_ENDED")
                 # Workers' writes are fenced on state = OMR_PROCESSING, so a running attempt stops
                 # at its next write (or heartbeat) and can never bring the job back.
-                await connection.execute(
-                    update(jobs)
-                    .where(jobs.c.id == job_id)
-                    .values(
-                        state=JobState.CANCELLED, last_error=reason, lease_expire_time=None, update_time=now
-                    )
+                await change_state(
+                    connection,
+                    job_id,
+                    state,
+                    JobState.CANCELLED,
+                    reason,
+                    utcnow(),
+                    last_error=reason,
+                    lease_expire_time=None,
                 )
-                await record_transition(connection, job_id, state, JobState.CANCELLED, reason, now)
         self.events.job_changed(job_id)
         return await self.get(owner, job_id)
 
@@ -301,8 +318,35 @@ async def load_transitions(connection: AsyncConnection, job_id: str) -> list[Map
 async def record_transition(
     connection: AsyncConnection, job_id: str, from_state: JobState, to_state: JobState, reason: str, now: Any
 ) -> None:
+    """Writes the transition row; the state machine in records.py decides what is legal."""
+    check_transition(from_state, to_state)
     await connection.execute(
         insert(job_transitions).values(
             job_id=job_id, from_state=from_state, to_state=to_state, time=now, reason=reason
         )
     )
+
+
+async def change_state(
+    connection: AsyncConnection,
+    job_id: str,
+    from_state: JobState,
+    to_state: JobState,
+    reason: str,
+    now: datetime,
+    *,
+    fence: Sequence[ColumnElement[bool]] = (),
+    **values: Any,
+) -> bool:
+    """Compare-and-set of the job's state (only from `from_state`, and only when the move is
+    legal), with its transition row in the same transaction. False when the row had changed."""
+    check_transition(from_state, to_state)
+    changed = await connection.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.state == from_state, *fence)
+        .values(state=to_state, update_time=now, **values)
+    )
+    if changed.rowcount != 1:
+        return False
+    await record_transition(connection, job_id, from_state, to_state, reason, now)
+    return True

@@ -188,9 +188,10 @@ class Worker:
             model_key = Header(0, 0, 0, _model_dict(info.model), info.service_version).model_key
             earlier = await self.queue.find_cached(job, model_key)
             if earlier is not None:
-                await self.queue.complete_from_cache(lease, earlier)
-                log.info("result taken from the cache of job %s", earlier.get("id"))
-                await self._observe_duration(lease.job_id, "OMR_COMPLETED")
+                # The owner's own earlier pages, assembled anew under this job's name and options.
+                await self.queue.adopt_pages(lease, earlier)
+                log.info("pages taken from the cache of job %s", earlier["id"])
+                await self._finish(lease, cached_from=str(earlier["id"]))
                 return
         await self._with_retries(lambda: self._stream_remaining(lease, job, pdf))
         await self._finish(lease)
@@ -256,7 +257,7 @@ class Worker:
         if header is None or missing:
             raise IncompleteStreamError(f"the OMR stream ended early; pages {missing[:5]} missing")
 
-    async def _finish(self, lease: Lease) -> None:
+    async def _finish(self, lease: Lease, *, cached_from: str = "") -> None:
         job = await self.queue.job_row(lease.job_id)
         stored = await self.queue.stored_pages(lease.job_id)
         keys = [stored[i] for i in sorted(stored)]
@@ -274,9 +275,14 @@ class Worker:
             score=pb,
             score_json=js,
             fragment_keys=keys,
-            reason=f"{len(fragments)} pages recognised and assembled",
+            reason=(
+                f"{len(fragments)} pages reused from job {cached_from} and assembled"
+                if cached_from
+                else f"{len(fragments)} pages recognised and assembled"
+            ),
             model_key=job["model_key"],
             service_version=job["service_version"],
+            cached=bool(cached_from),
         )
         await self._observe_duration(lease.job_id, "OMR_COMPLETED")
 
