@@ -37,7 +37,7 @@ def _fail(message: str, code: int) -> int:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from omr_server.errors import RequestError
+    from omr_server.errors import InvalidInput, LimitExceeded, OmrError
 
     if not args.input.is_file():
         return _fail(f"{args.input}: no such file", EXIT_BAD_INPUT)
@@ -49,8 +49,10 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(error), EXIT_BAD_INPUT)
     try:
         score = asyncio.run(_transcribe(args))
-    except RequestError as error:
-        return _fail(f"{args.input}: {error.message}", EXIT_BAD_INPUT)
+    except (InvalidInput, LimitExceeded) as error:  # the input's fault: asking again cannot help
+        return _fail(f"{args.input}: {error.message} [{error.reason}]", EXIT_BAD_INPUT)
+    except OmrError as error:
+        return _fail(f"{args.input}: {error.message} [{error.reason}]", EXIT_FAILURE)
     except (FileNotFoundError, NoMusicError) as error:
         return _fail(str(error), EXIT_FAILURE)
     except KeyboardInterrupt:
@@ -79,24 +81,19 @@ async def _transcribe(args: argparse.Namespace) -> score_pb2.Score:
     from etude.omr.v1 import omr_service_pb2 as omr_pb2
 
     from ir.assemble import score_from_document
-    from omr_server.pipeline import DocumentRequest, OmrEngine
+    from omr_server.pipeline import DocumentRequest, OmrEngine, check_document
     from omr_server.settings import OmrSettings
 
     overrides = {"model_dir": args.model_dir} if args.model_dir else {}
     settings = OmrSettings(metrics_port=None, **overrides)  # type: ignore[arg-type]
     pdf = args.input.read_bytes()
-    # Refuse a bad PDF before spending seconds on loading the model.
-    from omr_server.pages.validate import PDFIUM_LOCK, PdfLimits, open_pdf
-
-    document = open_pdf(pdf, PdfLimits(settings.max_pdf_bytes, settings.max_pages, settings.max_page_pixels))
-    with PDFIUM_LOCK:
-        document.close()
+    request = DocumentRequest(pdf, args.dpi, args.first_page, args.pages, args.input.name)
+    await check_document(settings, request)  # refuse a bad PDF before spending seconds on the model
     engine = await OmrEngine.load(settings)
     try:
         header = None
         fragments: list[score_pb2.PageFragment] = []
         started = time.perf_counter()
-        request = DocumentRequest(pdf, args.dpi, args.first_page, args.pages, args.input.name)
         async for event in engine.run(request):
             kind = event.WhichOneof("event")
             if kind == "header":

@@ -4,7 +4,8 @@ Callers submit the staves of one page and await their readings; a worker gathers
 from every page and request into batches of at most `max_batch_size`, waiting at most
 `max_queue_delay` for a batch to fill once its first staff is queued, and runs the model in a
 thread so the event loop keeps streaming. The queue is bounded: a submission that would
-overflow it is refused at once (back-pressure, RESOURCE_EXHAUSTED) rather than queued for long.
+overflow it is refused at once (back-pressure, `Busy`) rather than queued for long; one larger
+than the whole queue could never fit and is refused as `LimitExceeded`, not as busy.
 A cancelled caller's staves are dropped before they reach the model.
 """
 
@@ -20,7 +21,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from omr_server import metrics
-from omr_server.errors import exhausted
+from omr_server.errors import busy, over_limit
 
 Result = TypeVar("Result")
 
@@ -81,13 +82,21 @@ class DynamicBatcher(Generic[Result]):
         return self._queued
 
     async def submit(self, images: Sequence[np.ndarray]) -> list[Result]:
-        """Readings for `images`, in order. Raises RequestError(RESOURCE_EXHAUSTED) when full."""
+        """Readings for `images`, in order. Raises Busy when the queue is full, LimitExceeded
+        when `images` alone are more than it holds."""
         if not images:
             return []
         if not self._tasks:
             raise RuntimeError("DynamicBatcher.start() was not called")
+        if len(images) > self.max_queued:
+            raise over_limit(
+                "TOO_MANY_STAVES",
+                f"{len(images)} staves at once are more than the model queue holds ({self.max_queued})",
+                staves=str(len(images)),
+                limit=str(self.max_queued),
+            )
         if self._queued + len(images) > self.max_queued:
-            raise exhausted(
+            raise busy(
                 "INFERENCE_QUEUE_FULL",
                 f"the server is busy: {self._queued} staves are waiting for the model "
                 f"(limit {self.max_queued}); retry later",

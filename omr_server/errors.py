@@ -1,74 +1,72 @@
-"""Errors a request can end with, each naming its problem for people and for programs.
+"""The errors a request can end with: a small domain tree, free of any transport.
 
-A `RequestError` carries a gRPC status code, a stable machine-readable `reason`
-(google.rpc.ErrorInfo) and, for bad input, the offending request field
-(google.rpc.BadRequest). The servicer turns it into a rich status; `etude transcribe`
-prints its message on one line.
+Every error carries
+
+- `reason`: a stable machine-readable name (``PDF_CORRUPT``, ``TOO_MANY_STAVES`` …), for programs;
+- `message`: one line for people, naming the problem and, where there is one, the way out;
+- `field`: the request field at fault (``pdf_data``, ``options.dpi`` …), or None;
+- `metadata`: a few string facts (the page, the limit …).
+
+The kind of error says whether asking again can help:
+
+- `InvalidInput`: the request is wrong (not a PDF, a damaged page tree, a page out of range).
+  It never succeeds as sent.
+- `LimitExceeded`: the request is over a limit of this server (too many pages or staves, a
+  page too large or too slow to draw). It never succeeds as sent; its `field` is always set.
+- `Busy`: the server is loaded (too many requests or staves queued). Retrying later may succeed.
+- `NotReady`: the server is loading its model or shutting down. Retrying elsewhere may succeed.
+- `NotFound`: an object the request names does not exist.
+
+Each boundary maps these once: the servicer (service.py) to a gRPC status with ErrorInfo and
+BadRequest details, `etude transcribe` to one line and an exit status.
 """
 
 from __future__ import annotations
 
-import grpc
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-ERROR_DOMAIN = "omr.etude"
+class OmrError(Exception):
+    """Base of the tree; see the module docstring. Picklable, so it crosses process boundaries."""
 
-
-class RequestError(Exception):
     def __init__(
-        self,
-        code: grpc.StatusCode,
-        reason: str,
-        message: str,
-        *,
-        field: str | None = None,
-        metadata: dict[str, str] | None = None,
+        self, reason: str, message: str, field: str | None = None, metadata: dict[str, str] | None = None
     ) -> None:
         super().__init__(message)
-        self.code = code
         self.reason = reason
         self.message = message
         self.field = field
-        self.metadata = metadata or {}
+        self.metadata = dict(metadata or {})
 
-    def to_status(self) -> status_pb2.Status:
-        """The google.rpc.Status for `grpc_status.rpc_status.to_status`."""
-        details = []
-        info = error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata)
-        details.append(_pack(info))
-        if self.field is not None:
-            violation = error_details_pb2.BadRequest.FieldViolation(
-                field=self.field, description=self.message
-            )
-            details.append(_pack(error_details_pb2.BadRequest(field_violations=[violation])))
-        return status_pb2.Status(code=_CODES[self.code], message=self.message, details=details)
+    def __reduce__(self) -> tuple[type[OmrError], tuple[str, str, str | None, dict[str, str]]]:
+        return type(self), (self.reason, self.message, self.field, self.metadata)
 
 
-def invalid(reason: str, message: str, *, field: str = "pdf_data", **metadata: str) -> RequestError:
-    return RequestError(grpc.StatusCode.INVALID_ARGUMENT, reason, message, field=field, metadata=metadata)
+class InvalidInput(OmrError):
+    """The request is wrong and never succeeds as sent."""
 
 
-def exhausted(reason: str, message: str, *, field: str | None = None, **metadata: str) -> RequestError:
-    return RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, reason, message, field=field, metadata=metadata)
+class LimitExceeded(OmrError):
+    """The request is over one of this server's limits and never succeeds as sent."""
 
 
-def _pack(message: error_details_pb2.ErrorInfo | error_details_pb2.BadRequest) -> any_pb2.Any:
-    packed = any_pb2.Any()
-    packed.Pack(message)
-    return packed
+class Busy(OmrError):
+    """The server is loaded; asking again later may succeed."""
 
 
-_CODES: dict[grpc.StatusCode, int] = {
-    grpc.StatusCode.INVALID_ARGUMENT: code_pb2.INVALID_ARGUMENT,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: code_pb2.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.NOT_FOUND: code_pb2.NOT_FOUND,
-    grpc.StatusCode.FAILED_PRECONDITION: code_pb2.FAILED_PRECONDITION,
-    grpc.StatusCode.UNAVAILABLE: code_pb2.UNAVAILABLE,
-    grpc.StatusCode.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
-    grpc.StatusCode.PERMISSION_DENIED: code_pb2.PERMISSION_DENIED,
-    grpc.StatusCode.UNIMPLEMENTED: code_pb2.UNIMPLEMENTED,
-    grpc.StatusCode.INTERNAL: code_pb2.INTERNAL,
-    grpc.StatusCode.DEADLINE_EXCEEDED: code_pb2.DEADLINE_EXCEEDED,
-    grpc.StatusCode.CANCELLED: code_pb2.CANCELLED,
-}
+class NotReady(OmrError):
+    """The server is loading its model or shutting down."""
+
+
+class NotFound(OmrError):
+    """An object the request names does not exist."""
+
+
+def invalid(reason: str, message: str, *, field: str = "pdf_data", **metadata: str) -> InvalidInput:
+    return InvalidInput(reason, message, field, metadata)
+
+
+def over_limit(reason: str, message: str, *, field: str = "pdf_data", **metadata: str) -> LimitExceeded:
+    return LimitExceeded(reason, message, field, metadata)
+
+
+def busy(reason: str, message: str, **metadata: str) -> Busy:
+    return Busy(reason, message, None, metadata)

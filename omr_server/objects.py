@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-import grpc
-
-from omr_server.errors import RequestError, invalid
+from omr_server.errors import NotFound, invalid
 from omr_server.pages.validate import sha256_hex
 
 
@@ -29,9 +27,7 @@ def read_object(uri: str, expected_sha256: str, file_root: Path | None) -> bytes
     if not path.is_relative_to(root):
         raise invalid("OBJECT_OUTSIDE_ROOT", f"{uri} is outside the server's file root", field="object.uri")
     if not path.is_file():
-        raise RequestError(
-            grpc.StatusCode.NOT_FOUND, "OBJECT_NOT_FOUND", f"{uri} does not exist", field="object.uri"
-        )
+        raise NotFound("OBJECT_NOT_FOUND", f"{uri} does not exist", "object.uri")
     data = path.read_bytes()
     if expected_sha256 and sha256_hex(data) != expected_sha256.lower():
         raise invalid(

@@ -1,9 +1,10 @@
 """The document pipeline: PDF bytes → header, one PageFragment per page (in page order, each as
 soon as it is ready), summary. Shared by the gRPC service and `etude transcribe`.
 
-Stages per page: rasterise and find staves (a CPU thread), recognise the staves (the dynamic
-batcher, shared by every request), decode symbols into a fragment (in page order, because each
-page starts from the context the previous one ended in). A few pages run ahead of the one being
+Stages per page: rasterise and find staves (in the request's PDF worker process, which is killed
+when a page runs over its time or memory budget: pages/worker.py), recognise the staves (the
+dynamic batcher, shared by every request), decode symbols into a fragment (in page order, because
+each page starts from the context the previous one ended in). A few pages run ahead of the one being
 streamed so that layout work overlaps inference. Closing the event stream early (a cancelled
 call) cancels the pages still in flight; their queued staves never reach the model.
 """
@@ -18,31 +19,18 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-import pypdfium2 as pdfium
 from etude.ir.v1 import score_pb2
 from etude.omr.v1 import omr_service_pb2
 
 import recognition.loader
 from omr_server import metrics
 from omr_server.batching import DynamicBatcher
-from omr_server.errors import invalid
 from omr_server.fragment.build import TokenReading, build_fragment
 from omr_server.fragment.context import ReadingContext
-from omr_server.pages.rasterise import rasterise_page
-from omr_server.pages.validate import (
-    PDFIUM_LOCK,
-    PageSelection,
-    PdfLimits,
-    check_dpi,
-    check_pixel_budget,
-    open_pdf,
-    select_pages,
-    sha256_hex,
-)
+from omr_server.pages.validate import PageSelection, PdfLimits, check_dpi, sha256_hex
+from omr_server.pages.worker import PdfWorker, WorkerLimits
 from omr_server.settings import OmrSettings
-from omr_server.staves.detect import detect_layout
 from omr_server.staves.layout import PageLayout
-from recognition.crop import crop_staff
 from recognition.loader import model_digest
 
 SERVICE_VERSION = "0.1.0"
@@ -96,7 +84,11 @@ class OmrEngine:
         self._layout_pool = ThreadPoolExecutor(
             max_workers=settings.layout_threads, thread_name_prefix="omr-layout"
         )
-        self.limits = PdfLimits(settings.max_pdf_bytes, settings.max_pages, settings.max_page_pixels)
+        # Threads that only wait on PDF worker pipes: one per request, a few to reap children.
+        self._pipe_pool = ThreadPoolExecutor(
+            max_workers=settings.max_concurrent_requests + 4, thread_name_prefix="omr-pdf-pipe"
+        )
+        self.limits = worker_limits(settings)
         on_gpu = any(provider != "CPUExecutionProvider" for provider in recognizer.providers)
         self.pages_in_flight = settings.pages_in_flight or (2 if on_gpu else 1)
 
@@ -114,26 +106,39 @@ class OmrEngine:
         """One inference on a blank staff, so the first request does not pay for lazy init."""
         blank = np.zeros((self.recognizer.input_height, self.recognizer.input_height * 4), np.float32)
         await self.batcher.submit([blank])
+        (await self.new_worker()).close()  # starts the forkserver that PDF workers come from
 
     async def close(self) -> None:
         await self.batcher.stop()
         self._layout_pool.shutdown(wait=False, cancel_futures=True)
+        self._pipe_pool.shutdown(wait=False, cancel_futures=True)
+
+    async def new_worker(self) -> PdfWorker:
+        """A PDF worker process for one request (started off the loop: it may start the forkserver)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pipe_pool, PdfWorker, self.limits, self._pipe_pool)
+
+    async def open(self, request: DocumentRequest, dpi: int) -> tuple[PdfWorker, PageSelection]:
+        """Check the options and the document in a new worker; the caller closes the worker."""
+        check_dpi(dpi, low=self.settings.min_dpi, high=self.settings.max_dpi)
+        worker = await self.new_worker()
+        try:
+            return worker, await worker.open(request.pdf, request.first_page, request.page_limit, dpi)
+        except BaseException:
+            worker.close()
+            raise
 
     async def run(self, request: DocumentRequest) -> AsyncIterator[omr_service_pb2.RecognizeDocumentResponse]:
         """Header, pages in order, summary. Raises RequestError before the header for bad input."""
         started = time.perf_counter()
         dpi = request.dpi or self.settings.default_dpi
-        # Parsing and hashing a large PDF takes a while: off the event loop, like every page.
-        opening = asyncio.ensure_future(asyncio.to_thread(self._open, request, dpi))
+        worker, selection = await self.open(request, dpi)
         try:
-            document, selection, header = await asyncio.shield(opening)
-        except asyncio.CancelledError:
-            opening.add_done_callback(_close_when_opened)  # the thread still runs: close its result
-            raise
-        try:
+            # Hashing a large PDF takes a while: off the event loop.
+            header = await asyncio.to_thread(self._header, request, selection, dpi)
             yield omr_service_pb2.RecognizeDocumentResponse(header=header)
             summary = omr_service_pb2.DocumentSummary()
-            async for fragment in self._pages(document, selection, dpi):
+            async for fragment in self._pages(worker, selection, dpi):
                 summary.pages_read += 1
                 summary.staves += fragment.staff_count
                 summary.notes += len(fragment.notes)
@@ -142,25 +147,7 @@ class OmrEngine:
             summary.elapsed_seconds = time.perf_counter() - started
             yield omr_service_pb2.RecognizeDocumentResponse(summary=summary)
         finally:
-            with PDFIUM_LOCK:
-                document.close()
-
-    def _open(
-        self, request: DocumentRequest, dpi: int
-    ) -> tuple[pdfium.PdfDocument, PageSelection, omr_service_pb2.DocumentHeader]:
-        """Validate options and document; the open document, the pages to read, the header."""
-        check_dpi(dpi, low=self.settings.min_dpi, high=self.settings.max_dpi)
-        document = open_pdf(request.pdf, self.limits)
-        try:
-            with PDFIUM_LOCK:
-                page_count = len(document)
-            selection = select_pages(page_count, request.first_page, request.page_limit)
-            check_pixel_budget(document, selection.indices, dpi, self.settings.max_page_pixels)
-            return document, selection, self._header(request, selection, dpi)
-        except BaseException:
-            with PDFIUM_LOCK:
-                document.close()
-            raise
+            worker.close()  # a kill: never waits for PDFium
 
     def _header(
         self, request: DocumentRequest, selection: PageSelection, dpi: int
@@ -176,7 +163,7 @@ class OmrEngine:
         )
 
     async def _pages(
-        self, document: pdfium.PdfDocument, selection: PageSelection, dpi: int
+        self, worker: PdfWorker, selection: PageSelection, dpi: int
     ) -> AsyncIterator[score_pb2.PageFragment]:
         """Fragments in page order. A page's layout starts once the previous page's layout is done
         (so the first page has the CPU to itself), at most `pages_in_flight` pages ahead of the
@@ -189,7 +176,7 @@ class OmrEngine:
             for page_index in selection.indices:
                 await window.acquire()
                 laid_out = asyncio.Event()
-                task = asyncio.create_task(self._read_page(document, page_index, dpi, laid_out))
+                task = asyncio.create_task(self._read_page(worker, page_index, dpi, laid_out))
                 tasks.append(task)
                 started.put_nowait(task)
                 await laid_out.wait()
@@ -215,16 +202,15 @@ class OmrEngine:
             await asyncio.gather(feeder, *tasks, return_exceptions=True)
 
     async def _read_page(
-        self, document: pdfium.PdfDocument, page_index: int, dpi: int, laid_out: asyncio.Event
+        self, worker: PdfWorker, page_index: int, dpi: int, laid_out: asyncio.Event
     ) -> _PageWork:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
-            layout, crops = await loop.run_in_executor(
-                self._layout_pool, self._layout_and_crops, document, page_index, dpi
-            )
+            page = await worker.lay_out(page_index, dpi, self.recognizer.input_height)
         finally:
             laid_out.set()
+        layout, crops = page.layout, page.crops
         metrics.LAYOUT_SECONDS.observe(time.perf_counter() - started)
         readings: Sequence[TokenReading] = await self.batcher.submit(crops)
         if self.settings.reread_beams:
@@ -233,26 +219,30 @@ class OmrEngine:
             readings = await loop.run_in_executor(self._layout_pool, reread, crops, readings)
         return _PageWork(layout, readings, started)
 
-    def _layout_and_crops(
-        self, document: pdfium.PdfDocument, page_index: int, dpi: int
-    ) -> tuple[PageLayout, list[np.ndarray]]:
-        try:
-            image = rasterise_page(document, page_index, dpi)
-        except Exception as error:  # PDFium could parse the file but not draw this page
-            raise invalid("PDF_PAGE_UNREADABLE", f"page {page_index} cannot be rasterised: {error}") from None
-        layout = detect_layout(image)
-        height = self.recognizer.input_height
-        crops = [
-            crop_staff(layout.image, staff.top, staff.bottom, staff.left_x, staff.right_x, height=height)
-            for staff in layout.staves
-        ]
-        return layout, crops
+
+async def check_document(settings: OmrSettings, request: DocumentRequest) -> PageSelection:
+    """Open and check `request` in a PDF worker of its own, without a model: `etude transcribe`
+    refuses a bad PDF before it spends seconds loading one."""
+    dpi = request.dpi or settings.default_dpi
+    check_dpi(dpi, low=settings.min_dpi, high=settings.max_dpi)
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="omr-pdf-pipe")
+    loop = asyncio.get_running_loop()
+    worker = await loop.run_in_executor(pool, PdfWorker, worker_limits(settings), pool)
+    try:
+        return await worker.open(request.pdf, request.first_page, request.page_limit, dpi)
+    finally:
+        worker.close()
+        pool.shutdown(wait=False)
 
 
-def _close_when_opened(opening: asyncio.Future[tuple[pdfium.PdfDocument, PageSelection, Any]]) -> None:
-    if not opening.cancelled() and opening.exception() is None:
-        with PDFIUM_LOCK:
-            opening.result()[0].close()
+def worker_limits(settings: OmrSettings) -> WorkerLimits:
+    return WorkerLimits(
+        pdf=PdfLimits(settings.max_pdf_bytes, settings.max_pages, settings.max_page_pixels),
+        step_seconds=settings.max_page_seconds,
+        memory_bytes=settings.max_page_memory_mb * 1024 * 1024,
+        max_image_pixels=settings.max_image_pixels,
+        max_staves_per_page=min(settings.max_staves_per_page, settings.max_queued_staves),
+    )
 
 
 def load_recognizer(settings: OmrSettings) -> tuple[Recognizer, score_pb2.ModelInfo]:

@@ -8,15 +8,52 @@ from collections.abc import AsyncIterator
 
 import grpc
 from etude.omr.v1 import omr_service_pb2, omr_service_pb2_grpc
+from google.protobuf import any_pb2, message
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from omr_server import metrics
-from omr_server.errors import RequestError, exhausted
+from omr_server.errors import Busy, InvalidInput, LimitExceeded, NotFound, NotReady, OmrError, busy
 from omr_server.objects import read_object
 from omr_server.pipeline import SERVICE_VERSION, DocumentRequest, OmrEngine
 from omr_server.settings import OmrSettings
 
 log = logging.getLogger(__name__)
+
+ERROR_DOMAIN = "omr.etude"
+# The domain errors (errors.py) as gRPC codes; anything else is INTERNAL.
+_CODES: dict[type[OmrError], grpc.StatusCode] = {
+    InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
+    LimitExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Busy: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    NotReady: grpc.StatusCode.UNAVAILABLE,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+}
+
+
+def grpc_code(error: OmrError) -> grpc.StatusCode:
+    for kind in type(error).__mro__:
+        if kind in _CODES:
+            return _CODES[kind]
+    return grpc.StatusCode.INTERNAL
+
+
+def to_status(error: OmrError) -> status_pb2.Status:
+    """The google.rpc.Status of `error`: ErrorInfo (reason, metadata) and, when a request field is
+    at fault, BadRequest naming it (which is how a client tells an input limit from load)."""
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
+    details = [_pack(info)]
+    if error.field is not None:
+        violation = error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.message)
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=[violation])))
+    code = getattr(code_pb2, grpc_code(error).name)
+    return status_pb2.Status(code=code, message=error.message, details=details)
+
+
+def _pack(detail: message.Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    return packed
 
 
 class ServerState:
@@ -38,18 +75,17 @@ class _Outcome:
         self.pages = 0
 
 
-async def _abort(
-    context: grpc.aio.ServicerContext, error: RequestError, outcome: _Outcome | None = None
-) -> None:
+async def _abort(context: grpc.aio.ServicerContext, error: OmrError, outcome: _Outcome | None = None) -> None:
+    code = grpc_code(error).name
     if outcome is not None:
-        outcome.code = error.code.name
+        outcome.code = code
     metrics.ERRORS.labels(error.reason).inc()
-    metrics.REQUESTS.labels(error.code.name).inc()
-    await context.abort_with_status(rpc_status.to_status(error.to_status()))
+    metrics.REQUESTS.labels(code).inc()
+    await context.abort_with_status(rpc_status.to_status(to_status(error)))
 
 
-def _unavailable(message: str) -> RequestError:
-    return RequestError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", message)
+def _unavailable(message: str) -> NotReady:
+    return NotReady("NOT_READY", message)
 
 
 class OmrServicer(omr_service_pb2_grpc.OmrServiceServicer):
@@ -103,7 +139,7 @@ class OmrServicer(omr_service_pb2_grpc.OmrServiceServicer):
         if state.in_flight >= state.settings.max_concurrent_requests:
             await _abort(
                 context,
-                exhausted(
+                busy(
                     "TOO_MANY_REQUESTS",
                     f"the server is reading {state.in_flight} documents already "
                     f"(limit {state.settings.max_concurrent_requests}); retry later",
@@ -129,15 +165,15 @@ class OmrServicer(omr_service_pb2_grpc.OmrServiceServicer):
                 yield event
             metrics.REQUESTS.labels("OK").inc()
             outcome.code = "OK"
-        except RequestError as error:
+        except OmrError as error:
+            if grpc_code(error) == grpc.StatusCode.INTERNAL:
+                log.error("RecognizeDocument failed: %s", error)
             await _abort(context, error, outcome)
         except Exception:  # a bug or a model failure: logged here, one clear status for the client
             log.exception("RecognizeDocument failed")
             await _abort(
                 context,
-                RequestError(
-                    grpc.StatusCode.INTERNAL, "INTERNAL", "the OMR server failed while reading the document"
-                ),
+                OmrError("INTERNAL", "the OMR server failed while reading the document"),
                 outcome,
             )
         finally:

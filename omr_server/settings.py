@@ -35,6 +35,15 @@ class OmrSettings(BaseSettings):
     max_pages: int = 200
     # Pixel budget per rasterised page (A4 at 300 dpi is 8.7 Mpx; A3 at 400 dpi is 31 Mpx).
     max_page_pixels: int = 40_000_000
+    # Cost limits per page, enforced in the request's PDF worker process (pages/worker.py):
+    # wall seconds to draw a page and find its staves (also to open the document; a normal
+    # page takes about 1 s), memory it may take beyond the worker's baseline (a 40 Mpx page
+    # needs about 0.5 GB), decoded pixels of one embedded image, and staves per page (a dense
+    # orchestral page has about 30; each staff costs the model about 0.1–0.5 s of CPU).
+    max_page_seconds: float = 30.0
+    max_page_memory_mb: int = 1536
+    max_image_pixels: int = 100_000_000
+    max_staves_per_page: int = 64
     default_dpi: int = 300
     min_dpi: int = 72
     max_dpi: int = 600
@@ -47,7 +56,7 @@ class OmrSettings(BaseSettings):
     # Beams of the search that re-reads each bar whose notes do not fill the metre
     # (tokens/reread.py); 0 keeps the greedy reading. Measured in docs/omr-server.md.
     reread_beams: int = 4
-    # Threads rasterising pages and finding staves (numpy/scipy release the GIL).
+    # Threads re-reading bars (numpy releases the GIL); pages are laid out in worker processes.
     layout_threads: int = 2
 
     # Concurrent RecognizeDocument streams; one more is refused with RESOURCE_EXHAUSTED.

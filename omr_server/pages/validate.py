@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from omr_server.errors import RequestError, exhausted, invalid
+from omr_server.errors import InvalidInput, invalid, over_limit
 
 # PDFium is not thread-safe: every call into it, from any thread, holds this lock.
 PDFIUM_LOCK = threading.Lock()
@@ -53,7 +53,7 @@ def check_bytes(data: bytes, limits: PdfLimits) -> None:
     if len(data) == 0:
         raise invalid("EMPTY_INPUT", "the request holds no PDF bytes")
     if len(data) > limits.max_bytes:
-        raise exhausted(
+        raise over_limit(
             "PDF_TOO_LARGE",
             f"PDF is {len(data)} bytes, over the limit of {limits.max_bytes} bytes",
             field="pdf_data",
@@ -81,7 +81,7 @@ def open_pdf(data: bytes, limits: PdfLimits) -> pdfium.PdfDocument:
         raise invalid("PDF_NO_PAGES", "PDF has no pages")
     if page_count > limits.max_pages:
         _close(document)
-        raise exhausted(
+        raise over_limit(
             "TOO_MANY_PAGES",
             f"PDF has {page_count} pages, over the limit of {limits.max_pages}",
             field="pdf_data",
@@ -114,7 +114,14 @@ def check_dpi(dpi: int, *, low: int, high: int) -> None:
 def page_pixels(document: pdfium.PdfDocument, index: int, dpi: int) -> tuple[int, int]:
     """(width, height) in pixels that page `index` rasterises to at `dpi`."""
     with PDFIUM_LOCK:
-        width_pt, height_pt = document.get_page_size(index)
+        try:
+            width_pt, height_pt = document.get_page_size(index)
+        except pdfium.PdfiumError as error:  # page-tree damage (a kid that is not a page, a cycle)
+            raise invalid(
+                "PDF_CORRUPT",
+                f"page {index} cannot be loaded: the PDF's page tree is damaged ({error})",
+                page=str(index),
+            ) from None
     return round(width_pt * dpi / 72), round(height_pt * dpi / 72)
 
 
@@ -126,7 +133,7 @@ def check_pixel_budget(document: pdfium.PdfDocument, pages: range, dpi: int, max
                 "PDF_BAD_PAGE_SIZE", f"page {index} has no area ({width}x{height} px)", page=str(index)
             )
         if width * height > max_pixels:
-            raise exhausted(
+            raise over_limit(
                 "PAGE_TOO_LARGE",
                 f"page {index} would be {width}x{height} px at {dpi} dpi, over the budget of "
                 f"{max_pixels} px per page; use a lower dpi",
@@ -137,7 +144,7 @@ def check_pixel_budget(document: pdfium.PdfDocument, pages: range, dpi: int, max
             )
 
 
-def _load_error(error: pdfium.PdfiumError, data: bytes) -> RequestError:
+def _load_error(error: pdfium.PdfiumError, data: bytes) -> InvalidInput:
     # PDFium refuses a document whose page tree is empty, with a misleading error code; the
     # page tree's /Count tells that case apart.
     counts = _PAGE_COUNT.findall(data)

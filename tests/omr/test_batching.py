@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from omr_server.batching import DynamicBatcher
-from omr_server.errors import RequestError
+from omr_server.errors import OmrError
+from omr_server.service import grpc_code
 
 
 class RecordingModel:
@@ -76,9 +77,9 @@ async def test_full_queue_is_refused_with_resource_exhausted() -> None:
         await asyncio.sleep(0.05)
         second = asyncio.create_task(batcher.submit(_images(3, 4, 5, 6)))  # fills the queue
         await asyncio.sleep(0.01)
-        with pytest.raises(RequestError) as caught:
+        with pytest.raises(OmrError) as caught:
             await batcher.submit(_images(7))
-        assert caught.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert grpc_code(caught.value) == grpc.StatusCode.RESOURCE_EXHAUSTED
         model.release.set()
         assert await first == [10, 20] and await second == [30, 40, 50, 60]
     finally:

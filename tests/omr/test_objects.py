@@ -8,8 +8,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from omr_server.errors import RequestError
+from omr_server.errors import OmrError
 from omr_server.objects import read_object
+from omr_server.service import grpc_code
 from recognition.loader import model_digest
 
 
@@ -19,7 +20,7 @@ def test_file_under_root_is_read_and_checked(tmp_path: Path) -> None:
     digest = hashlib.sha256(b"%PDF-1.4 hello").hexdigest()
     assert read_object(pdf.as_uri(), digest, tmp_path) == b"%PDF-1.4 hello"
     assert read_object(pdf.as_uri(), "", tmp_path) == b"%PDF-1.4 hello"
-    with pytest.raises(RequestError) as wrong:
+    with pytest.raises(OmrError) as wrong:
         read_object(pdf.as_uri(), "0" * 64, tmp_path)
     assert wrong.value.reason == "OBJECT_SHA256_MISMATCH"
 
@@ -38,9 +39,9 @@ def test_refused_references(
 ) -> None:
     if uri == "missing":
         uri = (tmp_path / "nope.pdf").as_uri()
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(OmrError) as caught:
         read_object(uri, "", tmp_path if root else None)
-    assert (caught.value.reason, caught.value.code) == (reason, code)
+    assert (caught.value.reason, grpc_code(caught.value)) == (reason, code)
 
 
 def test_model_digest_is_stable_and_order_free() -> None:
