@@ -9,6 +9,7 @@ a short 1/16-quarter slot just before their beat.
 from __future__ import annotations
 
 import io
+import unicodedata
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -21,6 +22,7 @@ TICKS_PER_QUARTER = 480
 VELOCITY = 80
 GRACE_BEATS = Fraction(1, 16)
 DRUM_CHANNEL = 9
+TEXT_CHARSET = "utf-8"
 
 _MAJOR_KEYS = ["Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#"]
 _MINOR_KEYS = [
@@ -47,13 +49,14 @@ _Timed = tuple[int, int, mido.Message | mido.MetaMessage]
 
 def to_midi(score: score_pb2.Score) -> bytes:
     """The score as MIDI file bytes."""
-    midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
+    # Text events in UTF-8: a title such as "ноты.pdf" has no Latin-1 form (mido's default).
+    midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER, charset=TEXT_CHARSET)
     midi.tracks.append(_conductor_track(score))
     staves = [(part, staff) for part in score.parts for staff in sorted(part.staves, key=lambda s: s.number)]
     channels = [c for c in range(16) if c != DRUM_CHANNEL]
     for i, (part, staff) in enumerate(staves):
         notes = [n for n in score.notes if n.staff_id == staff.id]
-        name = f"{part.name or part.id} staff {staff.number}"
+        name = printable(f"{part.name or part.id} staff {staff.number}")
         midi.tracks.append(_staff_track(name, notes, channels[i % len(channels)]))
     buffer = io.BytesIO()
     midi.save(file=buffer)
@@ -85,13 +88,21 @@ def sounding_notes(notes: Sequence[events_pb2.NoteEvent]) -> list[tuple[Fraction
     return sorted((Fraction(s), Fraction(e), int(m)) for s, e, m in sounding)
 
 
+def printable(text: str) -> str:
+    """Text without control characters (a file name can hold an ESC or a NUL); line breaks and
+    tabs become spaces."""
+    return "".join(
+        " " if c in "\t\n\r" else c for c in text if c in "\t\n\r" or unicodedata.category(c) != "Cc"
+    )
+
+
 def _ticks(beats: Fraction) -> int:
     return round(beats * TICKS_PER_QUARTER)
 
 
 def _conductor_track(score: score_pb2.Score) -> mido.MidiTrack:
     events: list[_Timed] = []
-    title = score.metadata.title or score.source.file_name
+    title = printable(score.metadata.title or score.source.file_name)
     if title:
         events.append((0, 0, mido.MetaMessage("track_name", name=title)))
     previous: events_pb2.Measure | None = None

@@ -10,12 +10,12 @@ type, dots and tuplet are used for display when they agree with it).
 
 from __future__ import annotations
 
+import io
 import re
-import tempfile
+import zipfile
 from collections import defaultdict
 from collections.abc import Sequence
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, cast
 
 from etude.ir.v1 import events_pb2, notation_pb2, score_pb2
@@ -29,19 +29,48 @@ _SIGNS = {notation_pb2.CLEF_SIGN_G: "G", notation_pb2.CLEF_SIGN_F: "F", notation
 
 
 def to_musicxml(score: score_pb2.Score) -> bytes:
-    """Uncompressed MusicXML (score-partwise) as UTF-8 bytes."""
+    """Uncompressed MusicXML (score-partwise) as UTF-8 bytes, well-formed whatever the texts hold."""
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
-    return bytes(GeneralObjectExporter(to_music21(score)).parse())
+    return _xml_safe(bytes(GeneralObjectExporter(to_music21(score)).parse()))
 
 
 def to_mxl(score: score_pb2.Score) -> bytes:
-    """Compressed MusicXML (.mxl zip with META-INF/container.xml), as music21 writes it."""
-    stream = to_music21(score)
-    with tempfile.TemporaryDirectory(prefix="etude-mxl-") as folder:
-        path = Path(folder) / "score.mxl"
-        stream.write("mxl", fp=path)
-        return path.read_bytes()
+    """Compressed MusicXML: a zip of `mimetype` (stored, first), META-INF/container.xml and
+    score.musicxml, with fixed timestamps so that one score always gives the same bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data, method in (
+            ("mimetype", MXL_MIMETYPE.encode(), zipfile.ZIP_STORED),
+            ("META-INF/container.xml", _CONTAINER.encode(), zipfile.ZIP_DEFLATED),
+            (_ROOT_FILE, to_musicxml(score), zipfile.ZIP_DEFLATED),
+        ):
+            archive.writestr(zipfile.ZipInfo(name), data, compress_type=method)
+    return buffer.getvalue()
+
+
+MXL_MIMETYPE = "application/vnd.recordare.musicxml"
+_ROOT_FILE = "score.musicxml"
+_CONTAINER = f"""<?xml version="1.0" encoding="UTF-8"?>
+<container>
+  <rootfiles>
+    <rootfile full-path="{_ROOT_FILE}" media-type="application/vnd.recordare.musicxml+xml"/>
+  </rootfiles>
+</container>
+"""
+# What XML 1.0 forbids even as a character reference: C0 controls but tab, LF and CR, and
+# U+FFFE/U+FFFF. One of them in a file name or title (a NUL, an ESC) makes the whole document
+# unreadable, so they go. In UTF-8 a C0 control is one byte that never occurs inside a longer
+# sequence, so deleting those bytes cannot break another character.
+_XML_FORBIDDEN_BYTES = bytes(c for c in range(32) if c not in (9, 10, 13))
+_XML_FORBIDDEN_SEQUENCES = ("\ufffe".encode(), "\uffff".encode())
+
+
+def _xml_safe(data: bytes) -> bytes:
+    data = data.translate(None, _XML_FORBIDDEN_BYTES)
+    for sequence in _XML_FORBIDDEN_SEQUENCES:
+        data = data.replace(sequence, b"")
+    return data
 
 
 def to_music21(score: score_pb2.Score) -> Any:
