@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.jobs.records import TRANSITIONS, JobState
 from ir.export import FORMATS as SCORE_FORMATS
 
-STATES = [
-    "JOB_STATE_PENDING",
-    "JOB_STATE_OMR_PROCESSING",
-    "JOB_STATE_OMR_COMPLETED",
-    "JOB_STATE_OMR_FAILED",
-    "JOB_STATE_CANCELLED",
-]
+# From the one state machine (gateway/jobs/records.py), never restated by hand.
+STATES = [state.to_proto_name() for state in JobState]
+STATE_MACHINE = "Legal transitions: " + "; ".join(
+    f"{state.value} → {', '.join(sorted(t.value for t in targets)) or '(final)'}"
+    for state, targets in TRANSITIONS.items()
+)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -81,7 +81,7 @@ def openapi_document() -> dict[str, Any]:
                     "description": "etude.jobs.v1.Job in the protobuf JSON mapping (int64 as strings).",
                     "properties": {
                         "id": {"type": "string"},
-                        "state": {"type": "string", "enum": STATES},
+                        "state": {"type": "string", "enum": STATES, "description": STATE_MACHINE},
                         "file_name": {"type": "string"},
                         "pdf_sha256": {"type": "string"},
                         "pdf_size": {"type": "string"},

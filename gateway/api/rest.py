@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,18 @@ from etude.omr.v1 import omr_service_pb2 as omr_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
+from gateway.api.multipart import Rfc5987MultiPartParser
 from gateway.api.openapi import openapi_document
 from gateway.api.request_context import RequestContextMiddleware
 from gateway.api.watch import Cursor, watch_job
@@ -32,6 +36,7 @@ from gateway.core import GatewayCore
 from gateway.errors import GatewayError, InvalidArgumentError, TooLargeError, UnsupportedMediaTypeError
 from gateway.jobs.records import JobState
 from gateway.jobs.results import FORMATS
+from gateway.validation import INT32_MAX, OPTION_FIELDS, check_options
 from ir.export import FORMATS as SCORE_FORMATS
 from storage.objects import ObjectStoreUnavailableError
 
@@ -53,23 +58,28 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
+_INTEGER = re.compile(r"-?[0-9]{1,12}")
+
+
 def _int_param(values: Any, name: str) -> int:
+    """An int32 query or form parameter (0 when absent); beyond int32 is a bad request, not a 500."""
     raw = values.get(name)
     if raw in (None, ""):
         return 0
-    try:
-        value = int(str(raw))
-    except ValueError as error:
-        raise InvalidArgumentError(f"{name} must be an integer", reason="BAD_OPTIONS", field=name) from error
+    if not _INTEGER.fullmatch(str(raw)):
+        raise InvalidArgumentError(f"{name} must be an integer", reason="BAD_OPTIONS", field=name)
+    value = int(str(raw))
+    if not -INT32_MAX <= value <= INT32_MAX:
+        raise InvalidArgumentError(
+            f"{name} must be between 0 and {INT32_MAX}, got {value}", reason="BAD_OPTIONS", field=name
+        )
     return value
 
 
 def _options(values: Any) -> omr_pb2.RecognitionOptions:
-    return omr_pb2.RecognitionOptions(
-        dpi=_int_param(values, "dpi"),
-        first_page=_int_param(values, "first_page"),
-        page_limit=_int_param(values, "page_limit"),
-    )
+    options = omr_pb2.RecognitionOptions(**{name: _int_param(values, name) for name in OPTION_FIELDS})
+    check_options(options)
+    return options
 
 
 class RestApi:
@@ -92,7 +102,7 @@ class RestApi:
             )
         params: Any = request.query_params
         if content_type == "multipart/form-data":
-            form = await request.form(max_files=1, max_fields=20)
+            form = await self._form(request)
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise InvalidArgumentError(
@@ -128,6 +138,18 @@ class RestApi:
             status_code=200 if view.replayed else 201,
             headers={"location": f"/v1/jobs/{job.id}"},
         )
+
+    @staticmethod
+    async def _form(request: Request) -> FormData:
+        parser = Rfc5987MultiPartParser(
+            request.headers, request.stream(), max_files=1, max_fields=20, max_part_size=64 * 1024
+        )
+        try:
+            return await parser.parse()
+        except MultiPartException as error:
+            raise InvalidArgumentError(
+                f"malformed multipart body: {error.message}", reason="BAD_MULTIPART", field="file"
+            ) from error
 
     @staticmethod
     async def _read_body(request: Request, limit: int) -> bytes:
@@ -170,6 +192,7 @@ class RestApi:
         job_id = request.path_params["job_id"]
         await self.core.repo.get(owner, job_id)  # 404 now, not inside an already-started stream
         resume = Cursor.parse(request.headers.get("last-event-id"))
+        self.core.streams.acquire(owner, job_id)  # 429 now; released when the response ends
         stream = watch_job(
             self.core.repo,
             self.core.events,
@@ -185,7 +208,12 @@ class RestApi:
                 yield f"id: {event.cursor}\nevent: {event.kind}\ndata: {data}\n\n"
 
         headers = {"cache-control": "no-store", "x-accel-buffering": "no"}
-        return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
+        return _SlotResponse(
+            sse(),
+            media_type="text/event-stream",
+            headers=headers,
+            release=lambda: self.core.streams.release(owner, job_id),
+        )
 
     async def job_score(self, request: Request) -> Response:
         owner = self.owner(request)
@@ -213,6 +241,21 @@ class RestApi:
         return JSONResponse({"status": "ok"})
 
 
+class _SlotResponse(StreamingResponse):
+    """A stream that gives its slot back however it ends: finished, failed or disconnected
+    (even a client gone before the first event, when the body generator never ran)."""
+
+    def __init__(self, content: AsyncIterator[str], *, release: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
 async def _gateway_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, GatewayError)
     extra = {"reason": error.reason} | ({"field": error.field} if error.field else {})
@@ -230,6 +273,14 @@ async def _store_down(request: Request, error: Exception) -> Response:
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     return problem(error.status_code, str(error.detail), str(error.detail))
+
+
+async def _client_gone(request: Request, error: Exception) -> Response:
+    # The client hung up mid-request: routine, nothing failed on our side; nobody reads the answer.
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return problem(
+        400, "Client disconnected", "the request ended before it was complete", reason="DISCONNECTED"
+    )
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
@@ -266,6 +317,7 @@ def build_rest_app(core: GatewayCore, *, static_dir: Path = STATIC) -> Starlette
             GatewayError: _gateway_error,
             ObjectStoreUnavailableError: _store_down,
             HTTPException: _http_error,
+            ClientDisconnect: _client_gone,
             Exception: _unexpected,
         },
     )

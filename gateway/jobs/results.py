@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.errors import ConflictError, InvalidArgumentError, NotFoundError
 from gateway.jobs.records import JobState, options_from_json
+from gateway.validation import check_job_id
 from ir.export import FORMATS as SCORE_FORMATS
 from ir.json_io import to_json_bytes
 from storage.artifacts import Blob, put_blob, record_artifact, record_lineage
@@ -81,6 +82,7 @@ class Results:
                 reason="BAD_FORMAT",
                 field="format",
             )
+        check_job_id(job_id)
         async with self.engine.connect() as connection:
             job = (
                 (await connection.execute(select(jobs).where(jobs.c.id == job_id, jobs.c.owner == owner)))
