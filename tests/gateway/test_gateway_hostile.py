@@ -113,7 +113,14 @@ async def test_bad_identifiers_are_invalid_argument_without_paths(
     gateway: GatewayHandle, stub: jobs_grpc.JobServiceStub, tmp_path: Path
 ) -> None:
     await create(stub, blank_pdf(1))
-    for uri in ("pdf", "pdf/", "x" * 300, "pdf/ab/" + "a" * 300 + ".pdf", "pdf/\x00/x.pdf", "file:///etc/passwd"):
+    for uri in (
+        "pdf",
+        "pdf/",
+        "x" * 300,
+        "pdf/ab/" + "a" * 300 + ".pdf",
+        "pdf/\x00/x.pdf",
+        "file:///etc/passwd",
+    ):
         error = await rpc_error(create(stub, b"", object=omr_pb2.ObjectReference(uri=uri)))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (uri, error.details())
         assert str(tmp_path) not in (error.details() or "")
@@ -190,7 +197,9 @@ async def test_rest_out_of_range_numbers_and_nul_bytes_are_400(client: httpx.Asy
 async def test_cancel_reasons_are_bounded(client: httpx.AsyncClient, stub: jobs_grpc.JobServiceStub) -> None:
     job = await create(stub, blank_pdf(40))
     huge = "x" * (7 * 1024 * 1024)
-    error = await rpc_error(stub.CancelJob(jobs_pb2.CancelJobRequest(job_id=job.id, reason=huge), metadata=ALICE))
+    error = await rpc_error(
+        stub.CancelJob(jobs_pb2.CancelJobRequest(job_id=job.id, reason=huge), metadata=ALICE)
+    )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and details(error)[0] == "BAD_REASON"
     assert_400(await client.delete(f"/v1/jobs/{job.id}?reason={'y' * 501}", headers=REST_ALICE), "BAD_REASON")
     assert_400(await client.delete(f"/v1/jobs/{job.id}?reason=a%00", headers=REST_ALICE), "BAD_REASON")
@@ -218,10 +227,14 @@ async def test_multipart_rfc5987_file_name(client: httpx.AsyncClient) -> None:
     pdf = blank_pdf(1)
     boundary = "etude-boundary"
     body = (
-        f"--{boundary}\r\n"
-        "Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''%D0%BD%D0%BE%D1%82%D1%8B.pdf\r\n"
-        "Content-Type: application/pdf\r\n\r\n"
-    ).encode() + pdf + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f"--{boundary}\r\n"
+            "Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''%D0%BD%D0%BE%D1%82%D1%8B.pdf\r\n"
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + pdf
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     response = await client.post(
         "/v1/jobs",
         headers={**REST_ALICE, "content-type": f"multipart/form-data; boundary={boundary}"},
@@ -270,7 +283,9 @@ async def test_watch_streams_are_capped_per_job_and_owner(idle_gateway: GatewayH
         assert all(r.status_code == 200 for r in opened)
         too_many = await client.get(f"/v1/jobs/{first.id}/events", headers=REST_ALICE)
         assert too_many.status_code == 429 and too_many.json()["reason"] == "TOO_MANY_STREAMS"
-        error = await rpc_error(stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=first.id), metadata=ALICE).read())
+        error = await rpc_error(
+            stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=first.id), metadata=ALICE).read()
+        )
         assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         # The owner's cap counts streams on all its jobs: a third stream on another job is refused too...
         third = stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=second.id), metadata=ALICE)
@@ -305,9 +320,10 @@ async def test_half_sent_headers_are_cut_off(idle_gateway: GatewayHandle) -> Non
     port = idle_gateway.http_port
 
     def probe() -> tuple[bool, bool, bytes]:
-        with socket.create_connection(("127.0.0.1", port)) as silent, socket.create_connection(
-            ("127.0.0.1", port)
-        ) as slow:
+        with (
+            socket.create_connection(("127.0.0.1", port)) as silent,
+            socket.create_connection(("127.0.0.1", port)) as slow,
+        ):
             slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
             cut = _closed_within(slow, 3.0), _closed_within(silent, 3.0)
         with socket.create_connection(("127.0.0.1", port)) as fine:
