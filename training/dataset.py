@@ -18,6 +18,7 @@ from PIL import Image
 
 from recognition.recognizer import padded_width
 from recognition.vocabulary import BOS_ID, EOS_ID, PAD_ID, encode
+from training.data.augment import degrade
 from training.data.shards import load_folder, read_shard
 
 
@@ -84,13 +85,29 @@ def batches_from(
     return out
 
 
+def degrade_crop(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Scan-style degradation of a real crop (ink = 255, staff space 8 px): real staves already
+    look like scans; this widens their range (blur, bleed, noise, JPEG) as for rendered pages."""
+    return 255 - degrade(255 - img, rng, space=8.0, strength=rng.uniform(0.1, 0.6))
+
+
 class ShardStream:
-    """Endless shuffled batches over every shard in `folder` (re-listed as it grows)."""
+    """Endless shuffled batches over every shard in `folder` (re-listed as it grows), mixed
+    with staves of real scans from `real` (training.data.scans) as `real_share` of each round."""
 
     def __init__(
-        self, folder: Path, seed: int, batch_pixels: int, max_batch: int, max_tokens: int, group: int = 3
+        self,
+        folder: Path,
+        seed: int,
+        batch_pixels: int,
+        max_batch: int,
+        max_tokens: int,
+        group: int = 3,
+        real: Path | None = None,
+        real_share: float = 0.0,
     ):
         self.folder, self.rng = folder, random.Random(seed)
+        self.real, self.real_share = real, real_share
         self.batch_pixels, self.max_batch, self.max_tokens, self.group = (
             batch_pixels,
             max_batch,
@@ -99,8 +116,8 @@ class ShardStream:
         )
         self.seen: dict[str, int] = {}
 
-    def _pick_shards(self) -> list[Path]:
-        shards = sorted(self.folder.glob("shard-*.npz"))
+    def _pick_shards(self, folder: Path | None = None, count: int | None = None) -> list[Path]:
+        shards = sorted((folder or self.folder).glob("shard-*.npz"))
         shards = [p for p in shards if not p.name.endswith(".tmp.npz")]
         if not shards:
             raise FileNotFoundError(
@@ -109,7 +126,7 @@ class ShardStream:
         # least-read shards first, so new shards are used as soon as they appear
         self.rng.shuffle(shards)
         shards.sort(key=lambda p: self.seen.get(p.name, 0))
-        chosen = shards[: self.group]
+        chosen = shards[: count or self.group]
         for p in chosen:
             self.seen[p.name] = self.seen.get(p.name, 0) + 1
         return chosen
@@ -122,9 +139,33 @@ class ShardStream:
                 imgs, toks, _ = read_shard(path)
                 images += [augment(i, self.rng) for i in imgs]
                 tokens += toks
+            if self.real is not None and self.real_share > 0:
+                wanted = round(len(images) * self.real_share / (1 - self.real_share))
+                real_images, real_tokens = self._real_staves(wanted)
+                images += real_images
+                tokens += real_tokens
             batches = batches_from(images, tokens, self.batch_pixels, self.max_batch, self.max_tokens)
             self.rng.shuffle(batches)
             yield from batches
+
+    def _real_staves(self, wanted: int) -> tuple[list[np.ndarray], list[list[str]]]:
+        """About `wanted` real staves, from the least-read real shards (one per movement)."""
+        assert self.real is not None
+        images: list[np.ndarray] = []
+        tokens: list[list[str]] = []
+        if not any(self.real.glob("shard-*.npz")):
+            return images, tokens
+        while len(images) < wanted:
+            (path,) = self._pick_shards(self.real, 1)
+            imgs, toks, _ = read_shard(path)
+            if not imgs and all(self.seen.get(p.name, 0) > 0 for p in self.real.glob("shard-*.npz")):
+                break
+            for img, tok in zip(imgs, toks, strict=True):
+                if self.rng.random() < 0.5:
+                    img = degrade_crop(img, self.rng)
+                images.append(augment(img, self.rng))
+                tokens.append(tok)
+        return images, tokens
 
 
 def load_fixed(folder: Path, limit: int | None = None) -> tuple[list[np.ndarray], list[list[str]], list[str]]:

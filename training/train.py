@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--run", type=Path, default=Path("runs/v1"))
     ap.add_argument("--data", type=Path, default=Path("data/shards"))
     ap.add_argument("--val", type=Path, default=Path("data/val"))
+    ap.add_argument("--real", type=Path, default=None, help="real-scan staves (training.data.scans)")
+    ap.add_argument("--real-share", type=float, default=0.4, help="share of real staves in each round")
+    ap.add_argument("--keep-every", type=int, default=500, help="also keep step-N.pt every N steps")
     ap.add_argument("--steps", type=int, default=12000, help="length of the learning-rate schedule")
     ap.add_argument("--lr", type=float, default=7e-4)
     ap.add_argument("--warmup", type=int, default=400)
@@ -165,7 +168,13 @@ def main(argv: list[str] | None = None) -> None:
     ser_batches = batches_from(val_images[192:288], val_tokens[192:288], a.batch_pixels, 32, cfg.max_tokens)
     stream = iter(
         ShardStream(
-            a.data, seed=step, batch_pixels=a.batch_pixels, max_batch=a.max_batch, max_tokens=cfg.max_tokens
+            a.data,
+            seed=step,
+            batch_pixels=a.batch_pixels,
+            max_batch=a.max_batch,
+            max_tokens=cfg.max_tokens,
+            real=a.real,
+            real_share=a.real_share if a.real is not None else 0.0,
         )
     )
     log = (a.run / "log.jsonl").open("a")
@@ -206,6 +215,8 @@ def main(argv: list[str] | None = None) -> None:
             log.write(json.dumps(metrics) + "\n")
             log.flush()
             save(last, model, optimizer, step, metrics)
+            if a.keep_every and step % a.keep_every == 0:
+                save(a.run / f"step-{step}.pt", model, optimizer, step, metrics)
             if metrics["val_ser"] < best:
                 best = metrics["val_ser"]
                 save(a.run / "best.pt", model, optimizer, step, metrics)

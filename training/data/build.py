@@ -21,7 +21,7 @@ from recognition.crop import DEFAULT_HEIGHT, crop_staff
 from recognition.vocabulary import VocabularyError, symbols_to_tokens
 from training.data.augment import degrade, rotate
 from training.data.musicxml import piece_to_musicxml
-from training.data.render import engrave
+from training.data.render import StaffGeometry, engrave
 from training.data.score import Piece, staff_symbols
 from training.data.shards import write_shard
 from training.shared import shared_dir
@@ -59,9 +59,35 @@ def render_piece(
         bottom = _rotated(geometry.bottom, mid, cx, cy, degrees) + rng.gauss(0, 0.12) * space
         left = geometry.left + rng.uniform(-1.0, 1.0) * space
         right = geometry.right + rng.uniform(-1.0, 0.5) * space
+        if not numbers_visible(geometry, top, bottom, space, cy, degrees, mid, cx):
+            continue  # its label would name a tuplet whose number the crop does not show
         crop = crop_staff(page, top, bottom, left, right, height=height, max_width=MAX_WIDTH)
         out.append(((crop * 255).round().astype(np.uint8), tokens))
     return out
+
+
+# The crop shows four staff spaces above the top line and below the bottom line (crop_staff);
+# a tuplet number's glyph stands about 1.5 spaces above its baseline.
+NUMBER_HEIGHT_SPACES = 1.5
+
+
+def numbers_visible(
+    geometry: StaffGeometry,
+    top: float,
+    bottom: float,
+    space: float,
+    cy: float,
+    degrees: float,
+    mid: float,
+    cx: float,
+) -> bool:
+    """Whether every tuplet number of the staff lies inside its crop (top/bottom: the crop's
+    staff lines on the rotated page)."""
+    for y in geometry.tuplet_number_ys:
+        row = _rotated(y, mid, cx, cy, degrees)
+        if row - NUMBER_HEIGHT_SPACES * space < top - 4 * space or row > bottom + 4 * space:
+            return False
+    return True
 
 
 class Sources:

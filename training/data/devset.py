@@ -40,6 +40,24 @@ def devset_tiers(
     }
 
 
+BEETHOVEN = "beethoven-piano-sonatas"
+
+
+def beethoven_dev_movements(
+    corpora: Path | None = None, seed: int = 20261123, per_tier: int = 10
+) -> list[Path]:
+    """The Beethoven movements held out as the `beethoven-scan` dev tier: the first `per_tier` of
+    the scanned movements in make_cases.py's shuffle (`--scanned beethoven-piano-sonatas`)."""
+    root = _corpora(corpora) / BEETHOVEN
+    scanned = [
+        k
+        for k in sorted((root / "kern").glob("*.krn"))
+        if (root / "reference-edition" / (k.stem + ".pdf")).exists()
+    ]
+    random.Random(seed).shuffle(scanned)
+    return scanned[:per_tier]
+
+
 def training_movements(corpora: Path | None = None) -> list[Path]:
     corpora = _corpora(corpora)
     held_out = {p for paths in devset_tiers(corpora).values() for p in paths}

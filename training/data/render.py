@@ -18,6 +18,8 @@ _STAFF = re.compile(r'<g id="[^"]*" class="staff">(.*?)</g>', re.S)
 _LINE = re.compile(r'<path d="M(-?\d+) (-?\d+) L(-?\d+) (-?\d+)" stroke-width')
 _VIEWBOX = re.compile(r'class="definition-scale"[^>]*viewBox="0 0 (\d+) (\d+)"')
 _SIZE = re.compile(r'<svg width="(\d+)px" height="(\d+)px"')
+_STAFF_START = re.compile(r'<g id="[^"]*" class="staff">')
+_TUPLET_NUM = re.compile(r'class="tupletNum">\s*<use [^>]*transform="translate\((-?\d+), (-?\d+)\)')
 _MARGIN = re.compile(r'class="page-margin" transform="translate\((-?\d+), (-?\d+)\)"')
 
 
@@ -27,6 +29,7 @@ class StaffGeometry:
     bottom: float
     left: float
     right: float
+    tuplet_number_ys: tuple[float, ...] = ()  # pixel rows of the tuplet numbers' baselines
 
 
 @dataclass
@@ -99,8 +102,13 @@ def engrave(musicxml: str, rng, n_staves: int, space_px: float) -> Engraving:
         per_staff[index % n_staves].append(
             (ys[0] + dy, ys[-1] + dy, min(ln[0] for ln in lines) + dx, max(ln[2] for ln in lines) + dx)
         )
+    numbers: list[list[float]] = [[] for _ in range(n_staves)]  # pixel rows, per staff
+    starts = [m.start() for m in _STAFF_START.finditer(svg)] + [len(svg)]
+    for index in range(len(starts) - 1):
+        segment = svg[starts[index] : starts[index + 1]]
+        numbers[index % n_staves] += [(int(y) + dy) * scale for _, y in _TUPLET_NUM.findall(segment)]
     staves = []
-    for boxes in per_staff:
+    for boxes, number_ys in zip(per_staff, numbers, strict=True):
         if not boxes:
             raise ValueError("no staff lines found in the SVG")
         top = float(np.median([b[0] for b in boxes]))
@@ -111,6 +119,7 @@ def engrave(musicxml: str, rng, n_staves: int, space_px: float) -> Engraving:
                 bottom * scale,
                 min(b[2] for b in boxes) * scale,
                 max(b[3] for b in boxes) * scale,
+                tuple(number_ys),
             )
         )
     return Engraving(page, staves, (staves[0].bottom - staves[0].top) / 4)

@@ -14,7 +14,8 @@ import numpy as np
 def write_shard(path: Path, samples: list[tuple[np.ndarray, list[str], str]]) -> None:
     """samples: (crop, tokens, source kind); written atomically."""
     widths = np.array([img.shape[1] for img, _, _ in samples], np.int32)
-    pixels = np.concatenate([img for img, _, _ in samples], axis=1)
+    # an empty shard records a source that gave no staves (the real-scan reader resumes by it)
+    pixels = np.concatenate([img for img, _, _ in samples], axis=1) if samples else np.zeros((0, 0), np.uint8)
     tokens = np.array([" ".join(t) for _, t, _ in samples])
     kinds = np.array([k for _, _, k in samples])
     tmp = path.with_suffix(".tmp.npz")
