@@ -56,6 +56,20 @@ def padded_width(widest: int) -> int:
     return (widest + RIGHT_MARGIN + 63) // 64 * 64
 
 
+def width_groups(images: Sequence[np.ndarray]) -> list[list[int]]:
+    """Indices of `images` grouped by padded width, each group in input order.
+
+    A staff's reading must not depend on the staves it is batched with (the serving batcher
+    mixes pages and requests). The encoder is float32 and reads each row of a batch alone, but
+    only at one input width: a staff padded to a wider companion's width reads differently.
+    So staves are encoded in groups of one padded width, the width they would have alone.
+    """
+    groups: dict[int, list[int]] = {}
+    for i, img in enumerate(images):
+        groups.setdefault(padded_width(img.shape[1]), []).append(i)
+    return list(groups.values())
+
+
 def _softmax_max(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     p = np.exp(shifted)
@@ -180,15 +194,32 @@ class StaffRecognizer:
             token = best[:, None].astype(np.int64)
         return ids, probs, (past_k, past_v)
 
+    def _read_each(
+        self, images: Sequence[np.ndarray], max_tokens: int | None = None
+    ) -> list[tuple[list[int], list[float], Cross, tuple[np.ndarray, np.ndarray]]]:
+        """Per staff, in order: greedy ids, their probabilities, its encoder output and cache.
+
+        Each staff is decoded alone: the int8 decoder quantizes its activations with one scale
+        per tensor (DynamicQuantizeLinear), so in a batch a staff's logits would depend on its
+        companions and an argmax could flip. Encoding stays batched, per width group.
+        """
+        out: list[tuple[list[int], list[float], Cross, tuple[np.ndarray, np.ndarray]] | None]
+        out = [None] * len(images)
+        for group in width_groups(images):
+            cross, budgets = self._encode([images[i] for i in group])
+            for k, i in enumerate(group):
+                staff = _staff_cross(cross, k)
+                ids, probs, cache = self._greedy(staff, [budgets[k]], max_tokens)
+                out[i] = (ids[0], probs[0], staff, cache)
+        return [item for item in out if item is not None]
+
     def recognize_ids(
         self, images: Sequence[np.ndarray], max_tokens: int | None = None
     ) -> tuple[list[list[int]], list[list[float]]]:
-        """Greedy token ids (no <bos>/<eos>) and their probabilities for one batch of staves."""
-        if not images:
-            return [], []
-        cross, budgets = self._encode(images)
-        ids, probs, _ = self._greedy(cross, budgets, max_tokens)
-        return ids, probs
+        """Greedy token ids (no <bos>/<eos>) and their probabilities for one batch of staves;
+        each staff's reading is the same whatever it is batched with."""
+        read = self._read_each(images, max_tokens)
+        return [ids for ids, _, _, _ in read], [probs for _, probs, _, _ in read]
 
     def _reading(
         self, ids: Sequence[int], probs: Sequence[float], state: DecoderState | None = None
@@ -200,18 +231,14 @@ class StaffRecognizer:
     def recognize(self, images: Sequence[np.ndarray]) -> list[StaffReading]:
         """Read one batch of staff crops (float32, (input_height, W), ink = 1) by greedy decoding
         (`reread_page` then fixes the bars that do not add up, once the staves of a page are known)."""
-        if not images:
-            return []
-        cross, budgets = self._encode(images)
-        ids, probs, (past_k, past_v) = self._greedy(cross, budgets)
         readings = []
-        for i, (row, row_probs) in enumerate(zip(ids, probs, strict=True)):
+        for row, row_probs, cross, (past_k, past_v) in self._read_each(images):
             state = None
             if self.reread_beams > 0:  # copies: a page's readings must not pin a whole batch's arrays
                 state = DecoderState(
-                    _staff_cross(cross, i, copy=True),
-                    past_k[:, i : i + 1, :, : len(row) + 1].copy(),
-                    past_v[:, i : i + 1, :, : len(row) + 1].copy(),
+                    tuple(c.copy() for c in cross),
+                    past_k[:, :, :, : len(row) + 1].copy(),
+                    past_v[:, :, :, : len(row) + 1].copy(),
                 )
             readings.append(self._reading(row, row_probs, state))
         return readings
