@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -95,6 +96,7 @@ class StaffRecognizer:
         self.providers: list[str] = list(encoder.get_providers())
         self._ids = {token: i for i, token in enumerate(manifest.vocabulary)}
         self.input_height = manifest.input_height
+        self._decode_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="staff-decode")
 
     @classmethod
     def load(
@@ -207,9 +209,12 @@ class StaffRecognizer:
         out = [None] * len(images)
         for group in width_groups(images):
             cross, budgets = self._encode([images[i] for i in group])
-            for k, i in enumerate(group):
-                staff = _staff_cross(cross, k)
-                ids, probs, cache = self._greedy(staff, [budgets[k]], max_tokens)
+            staves = [_staff_cross(cross, k) for k in range(len(group))]
+            # Single-staff steps leave cores idle between small kernels: two staves at a time.
+            decoded = self._decode_pool.map(
+                self._greedy, staves, [[b] for b in budgets], [max_tokens] * len(group)
+            )
+            for i, staff, (ids, probs, cache) in zip(group, staves, decoded, strict=True):
                 out[i] = (ids[0], probs[0], staff, cache)
         return [item for item in out if item is not None]
 

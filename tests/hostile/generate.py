@@ -13,6 +13,7 @@ import random
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from PIL import Image
 
@@ -355,10 +356,10 @@ def cases() -> Iterator[Case]:
     yield Case("content_stream_bomb", lambda: one_page(b"q " * 500_000 + b"Q " * 500_000), None, fast=True)
     # Mutations of a valid PDF: truncations, byte flips, xref damage.
     for keep in (0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.99):
-        yield Case(f"truncated_{keep}", lambda keep=keep: truncated(base, keep), _CORRUPT, fast=keep == 0.5)
+        yield Case(f"truncated_{keep}", partial(truncated, base, keep), _CORRUPT, fast=keep == 0.5)
         yield Case(
             f"truncated_keep_eof_{keep}",
-            lambda keep=keep: truncated_keep_eof(base, keep),
+            partial(truncated_keep_eof, base, keep),
             _CORRUPT,
             fast=keep == 0.7,
         )
@@ -374,7 +375,7 @@ def cases() -> Iterator[Case]:
     ):
         yield Case(
             f"xref_{mode}",
-            lambda mode=mode: xref_damaged(base, mode),
+            partial(xref_damaged, base, mode),
             _CORRUPT,
             fast=mode in ("no_xref", "trailer_loop"),
         )
@@ -382,9 +383,10 @@ def cases() -> Iterator[Case]:
         flips = 1 + seed % 20
         yield Case(
             f"flip_{seed}_{flips}",
-            lambda seed=seed, flips=flips: flipped(base, seed, flips),
+            partial(flipped, base, seed, flips),
             None,
             fast=seed < 4,
         )
+    fanout = form_fanout_pdf(4, 6)
     for seed in range(40):
-        yield Case(f"flip_fanout_{seed}", lambda seed=seed: flipped(form_fanout_pdf(4, 6), seed, 3), None)
+        yield Case(f"flip_fanout_{seed}", partial(flipped, fanout, seed, 3), None)
