@@ -140,6 +140,8 @@ class JobService(jobs_grpc.JobServiceServicer):
     async def ListJobs(
         self, request: jobs_pb2.ListJobsRequest, context: Any, owner: str
     ) -> jobs_pb2.ListJobsResponse:
+        if request.state not in jobs_pb2.JobState.values():  # proto3 enums are open: any int arrives
+            raise InvalidArgumentError(f"unknown state {request.state}", reason="BAD_STATE", field="state")
         views, token = await self.core.repo.list_jobs(
             owner,
             page_size=request.page_size,
