@@ -3,13 +3,16 @@
 We build a music21 stream (a Part per single-staff part; PartStaffs joined by a brace
 StaffGroup for a grand staff; Measures with clef/key/time where they change; Voices when a
 staff has more than one; chords, rests, ties, tuplets, dots, grace notes) and let music21's
-exporter write the XML, so beaming, accidentals, backups and hidden gap rests follow its rules.
+exporter write the XML. Each measure is first laid out by `ir.notation` (every voice a gap-free
+run of writable values, gaps as hidden rests), and accidentals, beams and tuplet brackets are
+made here, so that music21 never re-bars or splits what was read: any valid Score exports.
 Pitches are written as spelled in the IR; durations come from `duration_beats` (the engraved
 type, dots and tuplet are used for display when they agree with it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import zipfile
@@ -21,6 +24,7 @@ from typing import Any, cast
 from etude.ir.v1 import events_pb2, notation_pb2, score_pb2
 
 from ir.build import NOTE_TYPE_NAMES, fraction
+from ir.notation import GRID, Event, MeasureLayout, Slot, VoiceKey, layout_measure, note_values
 
 _MEASURE_NUMBER = re.compile(r"^(\d+)(\D*)$")
 _TIME_SYMBOLS = {notation_pb2.TIME_SYMBOL_COMMON: "common", notation_pb2.TIME_SYMBOL_CUT: "cut"}
@@ -32,7 +36,9 @@ def to_musicxml(score: score_pb2.Score) -> bytes:
     """Uncompressed MusicXML (score-partwise) as UTF-8 bytes, well-formed whatever the texts hold."""
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
-    return _xml_safe(bytes(GeneralObjectExporter(to_music21(score)).parse()))
+    exporter = GeneralObjectExporter(to_music21(score))
+    exporter.makeNotation = False  # to_music21 made it; music21's own would re-bar and split
+    return _xml_safe(bytes(exporter.parse()))
 
 
 def to_mxl(score: score_pb2.Score) -> bytes:
@@ -74,7 +80,8 @@ def _xml_safe(data: bytes) -> bytes:
 
 
 def to_music21(score: score_pb2.Score) -> Any:
-    """The music21 Score for an IR Score (music21 is imported here: it takes ~1 s to load)."""
+    """The music21 Score for an IR Score (music21 is imported here: it takes ~1 s to load), with
+    its notation (accidentals, beams, tuplet brackets) made, ready for `makeNotation=False`."""
     from music21 import layout, metadata, stream
 
     m21_score = stream.Score()
@@ -83,13 +90,14 @@ def to_music21(score: score_pb2.Score) -> Any:
     if score.metadata.composer:
         m21_score.metadata.composer = score.metadata.composer
 
-    events: dict[str, dict[int, list[events_pb2.NoteEvent | events_pb2.RestEvent]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
-    for note in score.notes:
-        events[note.staff_id][note.measure_index].append(note)
-    for rest in score.rests:
-        events[rest.staff_id][rest.measure_index].append(rest)
+    voices: dict[int, dict[VoiceKey, list[Event]]] = defaultdict(lambda: defaultdict(list))
+    all_events: list[Event] = [*score.notes, *score.rests]
+    for event in all_events:
+        voices[event.measure_index][(event.staff_id, event.voice)].append(event)
+    layouts = [
+        layout_measure(fraction(m.start_beats), fraction(m.duration_beats), voices[m.index], _writable)
+        for m in score.measures
+    ]
 
     first_staff = True
     for part in score.parts:
@@ -98,11 +106,12 @@ def to_music21(score: score_pb2.Score) -> Any:
         for staff in staves:
             m21_part = stream.PartStaff(id=staff.id) if len(staves) > 1 else stream.Part(id=part.id)
             m21_part.insert(0, _instrument(part))
-            for measure in score.measures:
-                m21_measure = _measure(measure, staff.id, events[staff.id][measure.index], score.measures)
+            for measure, measure_layout in zip(score.measures, layouts, strict=True):
+                m21_measure = _measure(measure, staff.id, measure_layout, score.measures)
                 if first_staff:
-                    _insert_tempos(m21_measure, measure, score.tempo_map)
+                    _insert_tempos(m21_measure, measure, measure_layout, score.tempo_map)
                 m21_part.append(m21_measure)
+            _make_notation(m21_part)
             m21_staves.append(m21_part)
             first_staff = False
         for m21_part in m21_staves:
@@ -112,6 +121,24 @@ def to_music21(score: score_pb2.Score) -> Any:
                 0, layout.StaffGroup(m21_staves, name=part.name, symbol="brace", barTogether=True)
             )
     return m21_score
+
+
+def _make_notation(m21_part: Any) -> None:
+    """What music21's makeNotation does, less re-barring and splitting: the layout already made
+    every voice a gap-free run of writable values, which music21 would split again at the time
+    signature's bar length (and fail on, for a bar longer than its signature)."""
+    from music21 import stream
+    from music21.stream import makeNotation
+
+    makeNotation.makeAccidentalsInMeasureStream(m21_part)
+    for m21_measure in m21_part.getElementsByClass(stream.Measure):
+        for container in [m21_measure, *m21_measure.voices]:
+            # Beams and tuplet brackets are cosmetic: a measure music21 cannot beam (an odd
+            # length, a tuplet that never closes) is written without them rather than not at all.
+            with contextlib.suppress(Exception):
+                makeNotation.makeBeams(container, inPlace=True)
+            with contextlib.suppress(Exception):
+                makeNotation.makeTupletBrackets(container, inPlace=True)
 
 
 def _instrument(part: score_pb2.Part) -> Any:
@@ -128,10 +155,10 @@ def _instrument(part: score_pb2.Part) -> Any:
 def _measure(
     measure: events_pb2.Measure,
     staff_id: str,
-    staff_events: Sequence[events_pb2.NoteEvent | events_pb2.RestEvent],
+    measure_layout: MeasureLayout,
     all_measures: Sequence[events_pb2.Measure],
 ) -> Any:
-    from music21 import clef, key, meter, note, stream
+    from music21 import clef, key, meter, stream
 
     m21_measure = stream.Measure(number=_number(measure))
     previous = all_measures[measure.index - 1] if measure.index > 0 else None
@@ -145,23 +172,16 @@ def _measure(
         mode = _MODES.get(measure.key.mode)
         m21_measure.insert(0, signature.asKey(mode) if mode else signature)
     time = measure.time
-    start = fraction(measure.start_beats)
-    length = fraction(measure.duration_beats)
-    irregular = _irregular_time(measure)
-    if irregular is not None:
-        # An overfull measure (as read): a hidden time signature of its real length keeps every
-        # reader (MuseScore included) on the IR's time grid instead of guessing its own.
-        m21_time = meter.TimeSignature(irregular)
-        m21_time.style.hideObjectOnPrint = True
-        m21_measure.insert(0, m21_time)
-    elif time.numerator > 0 and (
-        previous is None or previous.time != time or _irregular_time(previous) is not None
-    ):
+    if time.numerator > 0 and (previous is None or previous.time != time):
+        # A bar longer or shorter than its signature (as read) is simply written with what it
+        # holds: readers (MuseScore included) take such a bar's length from its notes, so no
+        # extra time signature is needed, and none shows.
         m21_time = meter.TimeSignature(f"{time.numerator}/{time.denominator}")
         if time.symbol in _TIME_SYMBOLS:
             m21_time.symbol = _TIME_SYMBOLS[time.symbol]
         m21_measure.insert(0, m21_time)
 
+    length = measure_layout.length
     if measure.incomplete and time.numerator > 0:
         missing = Fraction(4 * time.numerator, time.denominator) - length
         if missing > 0:
@@ -171,36 +191,35 @@ def _measure(
             else:
                 m21_measure.paddingRight = missing
 
-    by_voice: dict[int, list[events_pb2.NoteEvent | events_pb2.RestEvent]] = defaultdict(list)
-    for event in staff_events:
-        by_voice[event.voice].append(event)
-    if not by_voice:
-        rest = note.Rest(quarterLength=length)
-        rest.fullMeasure = True
-        m21_measure.insert(0, rest)
+    keys = sorted(k for k in measure_layout.slots if k[0] == staff_id)
+    if not keys:
+        m21_measure.insert(0, _measure_rest(length))
         return m21_measure
-    single = len(by_voice) == 1 and 1 in by_voice
-    for number in sorted(by_voice):
-        container = m21_measure if single else stream.Voice(id=str(number))
-        for offset, element in _elements(by_voice[number], start):
-            container.insert(offset, element)
+    single = keys == [(staff_id, 1)]
+    for voice_key in keys:
+        container = m21_measure if single else stream.Voice(id=str(voice_key[1]))
+        for slot in measure_layout.slots[voice_key]:
+            for offset, element in _slot_elements(slot, exact=measure_layout.exact):
+                container.insert(offset, element)
+        for grace in measure_layout.graces.get(voice_key, []):
+            container.insert(grace.offset, _grace_element(grace.notes))
         if not single:
             m21_measure.insert(0, container)
     return m21_measure
 
 
-def _irregular_time(measure: events_pb2.Measure) -> str | None:
-    """ "N/D" for a measure longer than its time signature (pickups are written as such), else None."""
-    time = measure.time
-    if time.numerator <= 0 or time.denominator <= 0 or measure.incomplete:
-        return None
-    length = fraction(measure.duration_beats)
-    if length == Fraction(4 * time.numerator, time.denominator):
-        return None
-    denominator = 4 * length.denominator  # quarters → a power-of-two note value when it is one
-    if denominator & (denominator - 1) or denominator > 64:
-        return None
-    return f"{length.numerator * denominator // (4 * length.denominator)}/{denominator}"
+def _measure_rest(length: Fraction) -> Any:
+    """A whole-bar rest: a whole rest's symbol for a bar of any length (its duration unlinked
+    from its type, as engravers write it)."""
+    from music21 import duration, note
+
+    rest = note.Rest()
+    written = duration.Duration(type="whole")
+    written.linked = False
+    written.quarterLength = length
+    rest.duration = written
+    rest.fullMeasure = True
+    return rest
 
 
 def _number(measure: events_pb2.Measure) -> int | str:
@@ -226,7 +245,10 @@ def _m21_clef(ir_clef: notation_pb2.Clef) -> Any:
 
 
 def _insert_tempos(
-    m21_measure: Any, measure: events_pb2.Measure, tempo_map: Sequence[notation_pb2.TempoEvent]
+    m21_measure: Any,
+    measure: events_pb2.Measure,
+    measure_layout: MeasureLayout,
+    tempo_map: Sequence[notation_pb2.TempoEvent],
 ) -> None:
     """Engraved tempos (not assumed ones) as metronome marks in the measure they fall in."""
     from music21 import tempo
@@ -237,40 +259,88 @@ def _insert_tempos(
         at = fraction(event.at_beats)
         if event.assumed or not start <= at < end:
             continue
+        offset = (
+            at - start
+            if measure_layout.exact
+            else min(round((at - start) / GRID) * GRID, measure_layout.length - GRID)
+        )
         mark = tempo.MetronomeMark(text=event.text or None, number=round(event.quarter_bpm, 2), referent=1.0)
-        m21_measure.insert(at - start, mark)
+        m21_measure.insert(offset, mark)
 
 
-def _elements(
-    voice_events: Sequence[events_pb2.NoteEvent | events_pb2.RestEvent], measure_start: Fraction
-) -> list[tuple[Fraction, Any]]:
-    """(offset in measure, music21 note/chord/rest) for one voice; chord groups become Chords."""
-    from music21 import chord, note
-
-    chords: dict[str, list[events_pb2.NoteEvent]] = defaultdict(list)
+def _slot_elements(slot: Slot, *, exact: bool) -> list[tuple[Fraction, Any]]:
+    """(offset, music21 note/chord/rest) for one slot: one element when its length is one
+    writable value, else tied note values (rests: consecutive rests); gaps are hidden rests."""
+    lengths = [slot.length] if exact and _writable(slot.length, slot.events) else note_values(slot.length)
     elements: list[tuple[Fraction, Any]] = []
-    for event in voice_events:
-        offset = fraction(event.onset_beats) - measure_start
-        if isinstance(event, events_pb2.RestEvent):
-            rest = note.Rest()
-            rest.duration = _duration(event)
-            if event.full_measure:
-                rest.fullMeasure = True
-            elements.append((offset, rest))
-        elif event.chord_group_id:
-            chords[event.chord_group_id].append(event)
-        else:
-            elements.append(
-                (offset, _grace(note.Note(_pitch(event.pitch), duration=_duration(event)), event))
-            )
-            _tie(elements[-1][1], event)
-    for members in chords.values():
-        first = members[0]
-        m21_chord = chord.Chord([_pitch(m.pitch) for m in members], duration=_duration(first))
-        for m21_note, member in zip(m21_chord.notes, members, strict=True):
-            _tie(m21_note, member)
-        elements.append((fraction(first.onset_beats) - measure_start, _grace(m21_chord, first)))
+    offset = slot.offset
+    for i, length in enumerate(lengths):
+        element = _slot_element(slot, length if len(lengths) > 1 else None)
+        if len(lengths) > 1 and slot.events and isinstance(slot.events[0], events_pb2.NoteEvent):
+            _tie_piece(element, slot.events, first=i == 0, last=i == len(lengths) - 1)
+        elements.append((offset, element))
+        offset += length
     return elements
+
+
+def _slot_element(slot: Slot, piece: Fraction | None) -> Any:
+    """The element of a slot, of its whole length (piece None: engraved type kept when it agrees)
+    or of one tied piece of it."""
+    from music21 import chord, duration, note
+
+    length = slot.length if piece is None else piece
+    written = _event_duration(slot.events[0], length) if slot.events and piece is None else None
+    m21_duration = written or duration.Duration(quarterLength=length)
+    if not slot.events:
+        rest = note.Rest(duration=m21_duration)
+        rest.style.hideObjectOnPrint = True  # print-object="no": it only fills the voice
+        return rest
+    first = slot.events[0]
+    if isinstance(first, events_pb2.RestEvent):
+        return note.Rest(duration=m21_duration)
+    notes = [e for e in slot.events if isinstance(e, events_pb2.NoteEvent)]
+    if len(notes) == 1:
+        element = note.Note(_pitch(notes[0].pitch), duration=m21_duration)
+        _tie(element, notes[0])
+        return element
+    m21_chord = chord.Chord([_pitch(n.pitch) for n in _distinct_pitches(notes)], duration=m21_duration)
+    for m21_note, member in zip(m21_chord.notes, _distinct_pitches(notes), strict=True):
+        _tie(m21_note, member)
+    return m21_chord
+
+
+def _distinct_pitches(notes: Sequence[events_pb2.NoteEvent]) -> list[events_pb2.NoteEvent]:
+    """One note per spelled pitch (a chord lists each once)."""
+    seen: dict[tuple[str, int, int], events_pb2.NoteEvent] = {}
+    for n in notes:
+        seen.setdefault((n.pitch.step, n.pitch.alter, n.pitch.octave), n)
+    return list(seen.values())
+
+
+def _tie_piece(element: Any, events: Sequence[Event], *, first: bool, last: bool) -> None:
+    """Ties between the pieces of one note, keeping the note's own ties at its ends."""
+    from music21 import tie
+
+    notes = [element] if not hasattr(element, "notes") else list(element.notes)
+    members = [e for e in events if isinstance(e, events_pb2.NoteEvent)]
+    for m21_note, member in zip(notes, _distinct_pitches(members), strict=False):
+        starts = not last or member.tie_start
+        stops = not first or member.tie_stop
+        kind = "continue" if starts and stops else "start" if starts else "stop" if stops else None
+        m21_note.tie = tie.Tie(kind) if kind else None
+
+
+def _grace_element(notes: Sequence[events_pb2.NoteEvent]) -> Any:
+    from music21 import chord, duration, note
+
+    type_name = NOTE_TYPE_NAMES.get(notes[0].type, "eighth")
+    written = duration.Duration(type=type_name, dots=min(notes[0].dots, 3))
+    distinct = _distinct_pitches(notes)
+    if len(distinct) == 1:
+        element: Any = note.Note(_pitch(distinct[0].pitch), duration=written)
+    else:
+        element = chord.Chord([_pitch(n.pitch) for n in distinct], duration=written)
+    return element.getGrace()
 
 
 def _pitch(ir_pitch: notation_pb2.Pitch) -> Any:
@@ -282,36 +352,53 @@ def _pitch(ir_pitch: notation_pb2.Pitch) -> Any:
     return m21_pitch
 
 
-def _duration(event: events_pb2.NoteEvent | events_pb2.RestEvent) -> Any:
-    """The engraved type/dots/tuplet when they add up to `duration_beats`, else the plain length."""
+def _event_duration(event: Event, length: Fraction) -> Any | None:
+    """The engraved type/dots/tuplet when they add up to `length` and MusicXML can write them."""
     from music21 import duration
 
-    beats = fraction(event.duration_beats)
     type_name = NOTE_TYPE_NAMES.get(event.type)
-    if type_name is not None:
-        engraved = duration.Duration(type=type_name, dots=event.dots)
-        if event.HasField("tuplet") and event.tuplet.actual_notes > 0 and event.tuplet.normal_notes > 0:
-            engraved.appendTuplet(
-                duration.Tuplet(event.tuplet.actual_notes, event.tuplet.normal_notes, type_name, type_name)
-            )
-        grace = isinstance(event, events_pb2.NoteEvent) and event.grace
-        if grace or Fraction(engraved.quarterLength) == beats:
-            return engraved
-    plain = duration.Duration(quarterLength=beats if beats > 0 else Fraction(1, 2))
-    if plain.type in _UNWRITABLE_TYPES:
-        # Longer than any MusicXML note value (a misread measure can be): whole notes tied on.
-        wholes, remainder = divmod(Fraction(plain.quarterLength), 4)
-        lengths = [Fraction(4)] * int(wholes) + ([remainder] if remainder else [])
-        plain = duration.Duration(components=[duration.durationTupleFromQuarterLength(q) for q in lengths])
-    return plain
+    if type_name is None:
+        return None
+    engraved = duration.Duration(type=type_name, dots=event.dots)
+    if event.HasField("tuplet") and event.tuplet.actual_notes > 0 and event.tuplet.normal_notes > 0:
+        engraved.appendTuplet(
+            duration.Tuplet(event.tuplet.actual_notes, event.tuplet.normal_notes, type_name, type_name)
+        )
+    if Fraction(engraved.quarterLength) != length or not _divisible(length):
+        return None
+    return engraved
 
 
-# music21 types with no MusicXML <type>: exporting them fails the whole document.
-_UNWRITABLE_TYPES = frozenset({"duplex-maxima", "inexpressible"})
+def _writable(length: Fraction, events: Sequence[Event]) -> bool:
+    """Whether `length` is one value MusicXML can write: the events' engraved one, or a plain,
+    dotted or simple-tuplet value from a breve to a 64th."""
+    from music21 import duration
+
+    if events and _event_duration(events[0], length) is not None:
+        return True
+    if not _divisible(length):
+        return False
+    plain = duration.Duration(quarterLength=length)
+    if plain.type not in _WRITABLE_TYPES or len(plain.tuplets) > 1:
+        return False
+    # music21 finds a tuplet for almost any length (160:119 of a 128th); only plain ones are music.
+    return all(
+        t.numberNotesActual <= 9
+        and t.numberNotesNormal <= 8
+        and (t.durationNormal is None or t.durationNormal.type in _WRITABLE_TYPES)
+        for t in plain.tuplets
+    )
 
 
-def _grace(element: Any, event: events_pb2.NoteEvent) -> Any:
-    return element.getGrace() if event.grace else element
+# Note values MusicXML and every reader handle; music21 invents others ("2048th", "complex").
+_WRITABLE_TYPES = frozenset(NOTE_TYPE_NAMES.values())
+# music21 writes durations in 10080ths of a quarter; a length that is not a whole number of them
+# would be rounded, and the voice would no longer add up.
+_DIVISIONS = 10080
+
+
+def _divisible(length: Fraction) -> bool:
+    return (length * _DIVISIONS).denominator == 1
 
 
 def _tie(m21_note: Any, event: events_pb2.NoteEvent) -> None:

@@ -190,3 +190,49 @@ def test_a_note_longer_than_any_note_value_is_written_as_tied_wholes() -> None:
     assert [n.pitch.midi for n in notes] == [60] * 16
     assert sum(Fraction(n.quarterLength) for n in notes) == 64
     assert notes[0].tie.type == "start" and notes[-1].tie.type == "stop"
+
+
+def _overfull_score() -> score_pb2.Score:
+    """4/4 with a bar of six quarters (a missed barline) and one of 17 sixteenths."""
+    b = IrBuilder()
+    b.measure()
+    b.note("C5", at=0, type="whole")
+    b.measure(duration=Fraction(6))
+    for i, pitch in enumerate(["G5", "F5", "E5", "D5", "C5", "B4"]):
+        b.note(pitch, at=i)
+    b.note("G2", at=4, type="half", staff=2)
+    b.measure(duration=Fraction(17, 4))
+    for i in range(17):
+        b.note("E5", at=Fraction(i, 4), type="16th")
+    b.measure()
+    b.note("C5", at=0, type="whole")
+    return b.score()
+
+
+def test_overfull_measures_keep_the_time_grid_without_extra_time_signatures() -> None:
+    from xml.etree import ElementTree
+
+    score = _overfull_score()
+    xml = to_musicxml(score)
+    root = ElementTree.fromstring(xml)
+    times = [(m.get("number"), t.get("print-object")) for m in root.iter("measure") for t in m.iter("time")]
+    assert times == [("1", None)]  # the 4/4 once; no hidden 6/4 or 17/16, and no 4/4 restated after
+    assert music21_notes(_parse(xml)) == ir_notes(score)  # every onset where the IR has it
+
+
+@pytest.mark.skipif(shutil.which("musescore3") is None, reason="MuseScore 3 not installed (CI installs it)")
+def test_musescore_reads_overfull_measures_on_the_same_time_grid(tmp_path: Path) -> None:
+    score = _overfull_score()
+    written = tmp_path / "overfull.musicxml"
+    written.write_bytes(to_musicxml(score))
+    converted = tmp_path / "musescore.musicxml"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
+    result = subprocess.run(
+        ["musescore3", "-o", str(converted), str(written)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert music21_notes(_parse(converted.read_bytes())) == ir_notes(score)
