@@ -270,6 +270,16 @@ class JobRepository:
     async def cancel(self, owner: str, job_id: str, reason: str = "") -> JobView:
         check_job_id(job_id)
         reason = check_cancel_reason(reason) or "cancelled by its owner"
+        # On SQLite nothing locks the row between the read and the compare-and-set, so a worker
+        # may claim the job in between: then read the new state and try again.
+        for _ in range(10):
+            if await self._cancel_once(owner, job_id, reason):
+                break
+        self.events.job_changed(job_id)
+        return await self.get(owner, job_id)
+
+    async def _cancel_once(self, owner: str, job_id: str, reason: str) -> bool:
+        """True when the job is cancelled now (or already was); False when it changed under us."""
         async with self.engine.begin() as connection:
             row = (
                 await connection.execute(
@@ -279,23 +289,22 @@ class JobRepository:
             if row is None:
                 raise NotFoundError(f"no job {job_id!r}", reason="NO_SUCH_JOB", field="job_id")
             state = JobState(row.state)
-            if state is not JobState.CANCELLED:  # cancelling twice is a no-op
-                if not can_transition(state, JobState.CANCELLED):
-                    raise ConflictError(f"job {job_id} already ended ({state.value})", reason="JOB_ENDED")
-                # Workers' writes are fenced on state = OMR_PROCESSING, so a running attempt stops
-                # at its next write (or heartbeat) and can never bring the job back.
-                await change_state(
-                    connection,
-                    job_id,
-                    state,
-                    JobState.CANCELLED,
-                    reason,
-                    utcnow(),
-                    last_error=reason,
-                    lease_expire_time=None,
-                )
-        self.events.job_changed(job_id)
-        return await self.get(owner, job_id)
+            if state is JobState.CANCELLED:  # cancelling twice is a no-op
+                return True
+            if not can_transition(state, JobState.CANCELLED):
+                raise ConflictError(f"job {job_id} already ended ({state.value})", reason="JOB_ENDED")
+            # Workers' writes are fenced on state = OMR_PROCESSING, so a running attempt stops
+            # at its next write (or heartbeat) and can never bring the job back.
+            return await change_state(
+                connection,
+                job_id,
+                state,
+                JobState.CANCELLED,
+                reason,
+                utcnow(),
+                last_error=reason,
+                lease_expire_time=None,
+            )
 
     async def page_indexes(self, job_id: str) -> list[tuple[int, datetime]]:
         """(page index, time stored) of the job's stored pages, in page order."""
