@@ -213,6 +213,8 @@ def _measure_rest(length: Fraction) -> Any:
     from its type, as engravers write it)."""
     from music21 import duration, note
 
+    if not _divisible(length):  # an empty bar of a length MusicXML cannot count: the nearest 64th
+        length = max(GRID, round(length / GRID) * GRID)
     rest = note.Rest()
     written = duration.Duration(type="whole")
     written.linked = False

@@ -236,3 +236,18 @@ def test_musescore_reads_overfull_measures_on_the_same_time_grid(tmp_path: Path)
     )
     assert result.returncode == 0, result.stderr
     assert music21_notes(_parse(converted.read_bytes())) == ir_notes(score)
+
+
+def test_an_empty_bar_of_a_length_musicxml_cannot_count_is_a_64th_bar_rest() -> None:
+    from xml.etree import ElementTree
+
+    b = IrBuilder(time=(1, 64))
+    b.measure(duration=Fraction(1, 256))  # 1/64 of a 1/64 bar, empty on both staves
+    b.measure()
+    b.note("C5", at=0, type="64th")
+    root = ElementTree.fromstring(to_musicxml(b.score()))
+    divisions = int(root.findtext(".//divisions") or 0)
+    rests = [n for n in root.iter("note") if n.find("rest") is not None]
+    assert rests and all(r.find("rest").get("measure") == "yes" for r in rests)  # type: ignore[union-attr]
+    # Counted exactly: a 64th (not 1/256 of a quarter rounded to a whole number of divisions).
+    assert {int(r.findtext("duration") or 0) * 16 for r in rests} == {divisions}
