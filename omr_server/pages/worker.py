@@ -12,9 +12,13 @@ PDFium, so its event loop never waits for it, and closing a document is a SIGKIL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import resource
+import sys
+import threading
+import types
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
@@ -66,7 +70,7 @@ class PdfWorker:
         parent, child = _CONTEXT.Pipe()
         self._conn = parent
         self._process = _CONTEXT.Process(target=_child_main, args=(child, limits), daemon=True)
-        self._process.start()
+        _start_without_main(self._process)
         child.close()
 
     async def open(self, pdf: bytes, first_page: int, page_limit: int, dpi: int) -> PageSelection:
@@ -114,7 +118,9 @@ class PdfWorker:
         if process.is_alive():
             process.kill()
         self._conn.close()
-        self._pool.submit(process.join, 10)
+        # RuntimeError: the engine is shutting down its pool; multiprocessing reaps the child later.
+        with contextlib.suppress(RuntimeError):
+            self._pool.submit(process.join, 10)
 
     async def _call(
         self,
@@ -167,7 +173,11 @@ class _Document:
     def lay_out(self, page_index: int, dpi: int, crop_height: int) -> LaidOutPage:
         assert self.document is not None, "open first"
         self._check_images(page_index)
-        layout = detect_layout(rasterise_page(self.document, page_index, dpi))
+        try:
+            image = rasterise_page(self.document, page_index, dpi)
+        except (pdfium.PdfiumError, ValueError) as error:  # PDFium parsed the file, not this page
+            raise invalid("PDF_PAGE_UNREADABLE", f"page {page_index} cannot be drawn: {error}") from None
+        layout = detect_layout(image)
         staves = layout.staves
         if len(staves) > self.limits.max_staves_per_page:
             raise over_limit(
@@ -221,7 +231,11 @@ def _child_main(conn: multiprocessing.connection.Connection, limits: WorkerLimit
         except OmrError as error:
             reply = ("error", error)
         except MemoryError:
-            reply = ("error", over_limit("PAGE_TOO_COSTLY", f"{op} needed more than the memory limit"))
+            limit = limits.memory_bytes // _MIB
+            reply = (
+                "error",
+                over_limit("PAGE_TOO_COSTLY", f"{op} needed more than the limit of {limit} MiB"),
+            )
         except pdfium.PdfiumError as error:  # damage PDFium noticed only when asked for a page
             reply = ("error", invalid("PDF_CORRUPT", f"the PDF is damaged: {error}"))
         except Exception as error:  # a bug: the server logs it and answers INTERNAL
@@ -236,6 +250,24 @@ def _limit_memory(extra_bytes: int) -> None:
         current = int(statm.read().split()[0]) * resource.getpagesize()
     limit = current + extra_bytes
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+_BARE_MAIN = types.ModuleType("__main__")
+_START_LOCK = threading.Lock()
+
+
+def _start_without_main(process: multiprocessing.process.BaseProcess) -> None:
+    """Start `process` without making it re-run the program's main module: multiprocessing has
+    each child import `__main__` anew (so that functions defined there can be unpickled), which
+    under pytest or a script costs 0.3-2 s per request, and runs an unguarded script's code
+    again. The child's target lives in this module; it needs nothing from `__main__`."""
+    with _START_LOCK:
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = _BARE_MAIN
+        try:
+            process.start()
+        finally:
+            sys.modules["__main__"] = main
 
 
 def _make_context() -> Any:

@@ -126,6 +126,28 @@ async def test_bad_input_gets_a_clear_status_and_the_server_keeps_serving(
     assert info.model.name
 
 
+async def test_a_document_reads_the_same_alone_and_under_load(channel: grpc.aio.Channel) -> None:
+    """Issue 13 #10: the batcher mixes staves of concurrent requests into its batches; the
+    fragments of a document must not depend on which."""
+
+    def notes(events: list[omr_service_pb2.RecognizeDocumentResponse]) -> list[bytes]:
+        return [e.page.SerializeToString() for e in events if e.WhichOneof("event") == "page"]
+
+    pdf = piano_pdf()
+    alone = notes(await _collect(channel, pdf))
+    loaded = await asyncio.gather(
+        _collect(channel, pdf), _collect(channel, piano_pdf(40)), _collect(channel, pdf, first_page=1)
+    )
+
+    def stable(pages: list[bytes]) -> list[score_pb2.PageFragment]:
+        fragments = [score_pb2.PageFragment.FromString(page) for page in pages]
+        for fragment in fragments:
+            fragment.ClearField("elapsed_seconds")
+        return fragments
+
+    assert stable(notes(loaded[0])) == stable(alone)
+
+
 async def test_object_references_are_refused_without_a_file_root(channel: grpc.aio.Channel) -> None:
     request = omr_service_pb2.RecognizeDocumentRequest(
         object=omr_service_pb2.ObjectReference(uri="s3://b/k.pdf")
