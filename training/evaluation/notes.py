@@ -56,18 +56,40 @@ def load_measures(path: Path) -> Measures:
     return measures_of(m21.converter.parse(str(path)))
 
 
-def align(truth: Measures, result: Measures, key: Callable[[Notehead], object]) -> tuple[int, int, int]:
-    """(matched, noteheads in truth, noteheads in result) after measure alignment."""
+def aligned_pairs(
+    truth: Measures, result: Measures, key: Callable[[Notehead], object]
+) -> list[tuple[int, int]]:
+    """The (truth, result) measure pairs of the best alignment (Needleman-Wunsch, free gaps,
+    a pair worth the noteheads it shares)."""
     g = [Counter(key(x) for x in row) for row in truth]
     o = [Counter(key(x) for x in row) for row in result]
-    previous = [0] * (len(o) + 1)
+    table = [[0] * (len(o) + 1)]
     for gi in g:
-        current = [0] * (len(o) + 1)
+        previous, current = table[-1], [0] * (len(o) + 1)
         for j in range(1, len(o) + 1):
             shared = sum((gi & o[j - 1]).values())
             current[j] = max(previous[j], current[j - 1], previous[j - 1] + shared)
-        previous = current
-    return previous[-1], sum(sum(c.values()) for c in g), sum(sum(c.values()) for c in o)
+        table.append(current)
+    pairs = []
+    i, j = len(g), len(o)
+    while i > 0 and j > 0:
+        if table[i][j] == table[i - 1][j]:
+            i -= 1
+        elif table[i][j] == table[i][j - 1]:
+            j -= 1
+        else:
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+    return pairs[::-1]
+
+
+def align(truth: Measures, result: Measures, key: Callable[[Notehead], object]) -> tuple[int, int, int]:
+    """(matched, noteheads in truth, noteheads in result) after measure alignment."""
+    matched = sum(
+        sum((Counter(key(x) for x in truth[i]) & Counter(key(x) for x in result[j])).values())
+        for i, j in aligned_pairs(truth, result, key)
+    )
+    return matched, sum(len(row) for row in truth), sum(len(row) for row in result)
 
 
 @dataclass
