@@ -13,7 +13,7 @@ import random
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 
 from PIL import Image
 
@@ -96,6 +96,7 @@ def many_segments_pdf(segments: int = 2_000_000) -> bytes:
     return one_page(b"\n".join(parts))
 
 
+@cache  # compressing the pixels of a huge image takes seconds; several tests use the same one
 def image_pdf(width: int, height: int, *, media_box: bytes = b"[0 0 595 842]") -> bytes:
     """One page filled by a width×height 8-bit gray image of white (compresses ~1000:1)."""
     row = b"\xff" * width
