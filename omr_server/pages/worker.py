@@ -36,6 +36,7 @@ from omr_server.staves.layout import PageLayout
 from recognition.crop import crop_staff
 
 _MIB = 1024 * 1024
+WORKER_NAME = "omr-pdf-worker"
 _IMAGE_SEARCH_DEPTH = 4  # Form XObject levels searched for images (deeper ones still hit RLIMIT_AS)
 
 
@@ -69,7 +70,9 @@ class PdfWorker:
         self._lock = asyncio.Lock()
         parent, child = _CONTEXT.Pipe()
         self._conn = parent
-        self._process = _CONTEXT.Process(target=_child_main, args=(child, limits), daemon=True)
+        self._process = _CONTEXT.Process(
+            target=_child_main, args=(child, limits), name=WORKER_NAME, daemon=True
+        )
         _start_without_main(self._process)
         child.close()
 

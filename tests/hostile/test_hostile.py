@@ -22,6 +22,7 @@ import pytest_asyncio
 from etude.omr.v1 import omr_service_pb2, omr_service_pb2_grpc
 
 from gateway.omr_client import is_transient
+from omr_server.pages.worker import WORKER_NAME
 from omr_server.server import OmrServerHandle
 from tests.hostile.generate import (
     Case,
@@ -103,8 +104,8 @@ async def test_cancelling_a_stuck_page_kills_its_worker_at_once(channel: grpc.ai
 
 async def _no_worker_left(within: float = 3.0) -> None:
     deadline = time.monotonic() + within
-    while multiprocessing.active_children():
-        assert time.monotonic() < deadline, f"PDF workers still alive: {multiprocessing.active_children()}"
+    while alive := [p for p in multiprocessing.active_children() if p.name == WORKER_NAME]:
+        assert time.monotonic() < deadline, f"PDF workers still alive: {alive}"
         await asyncio.sleep(0.05)
 
 
