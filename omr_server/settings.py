@@ -36,10 +36,10 @@ class OmrSettings(BaseSettings):
     # Pixel budget per rasterised page (A4 at 300 dpi is 8.7 Mpx; A3 at 400 dpi is 31 Mpx).
     max_page_pixels: int = 40_000_000
     # Cost limits per page, enforced in the request's PDF worker process (pages/worker.py):
-    # wall seconds to draw a page and find its staves (also to open the document; a normal
-    # page takes about 1 s), memory it may take beyond the worker's baseline (a 40 Mpx page
-    # needs about 0.5 GB), decoded pixels of one embedded image, and staves per page (a dense
-    # orchestral page has about 30; each staff costs the model about 0.1–0.5 s of CPU).
+    # wall seconds to draw a page and find its staves, also to open the document (a page
+    # takes about 1 s); address space beyond the worker's baseline (a 40 Mpx page of music
+    # peaks at 0.3 GB resident); decoded pixels of one embedded image; staves per page (a
+    # dense orchestral page has about 30; each staff costs the model 0.1-0.5 s of CPU).
     max_page_seconds: float = 30.0
     max_page_memory_mb: int = 1536
     max_image_pixels: int = 100_000_000
