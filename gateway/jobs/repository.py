@@ -137,6 +137,10 @@ class JobRepository:
                 await record_transition(
                     connection, job_id, JobState.PENDING, JobState.PENDING, "created", now
                 )
+                # The job as created, read in its own transaction: a worker may claim it the
+                # moment it commits, and the answer to "create" is the PENDING job.
+                row = (await connection.execute(select(jobs).where(jobs.c.id == job_id))).mappings().one()
+                created = JobView(row, await load_transitions(connection, job_id))
         except IntegrityError:
             # Two replays raced; the other one's row stands.
             existing = await self._by_idempotency_key(owner, idempotency_key) if idempotency_key else None
@@ -145,7 +149,7 @@ class JobRepository:
             return self._replay(existing, pdf)
         self.events.work_arrived()
         JOBS_CREATED.inc()
-        return await self.get(owner, job_id)
+        return created
 
     async def create_from_object(
         self,
