@@ -56,6 +56,7 @@ def test_numbers_outside_the_crop_window_are_not_visible() -> None:
     def at(*ys: float) -> StaffGeometry:
         return StaffGeometry(100.0, 148.0, 0.0, 500.0, ys)
 
-    assert visible(at(190.0, 72.0))
-    assert not visible(at(200.0))  # baseline below the crop
-    assert not visible(at(60.0))  # glyph top above it
+    assert visible(at(190.0, 72.0, 52.0))
+    assert visible(at(210.0))  # its top is still in the crop
+    assert not visible(at(216.0))  # wholly below the crop
+    assert not visible(at(50.0))  # baseline above it

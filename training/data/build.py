@@ -67,7 +67,8 @@ def render_piece(
 
 
 # The crop shows four staff spaces above the top line and below the bottom line (crop_staff);
-# a tuplet number's glyph stands about 1.5 spaces above its baseline.
+# a tuplet number's glyph stands about 1.5 spaces above its baseline. A number counts as shown
+# when some of it is inside the crop (partly cut numbers are still read by people).
 NUMBER_HEIGHT_SPACES = 1.5
 
 
@@ -81,11 +82,11 @@ def numbers_visible(
     mid: float,
     cx: float,
 ) -> bool:
-    """Whether every tuplet number of the staff lies inside its crop (top/bottom: the crop's
+    """Whether every tuplet number of the staff shows in its crop (top/bottom: the crop's
     staff lines on the rotated page)."""
     for y in geometry.tuplet_number_ys:
         row = _rotated(y, mid, cx, cy, degrees)
-        if row - NUMBER_HEIGHT_SPACES * space < top - 4 * space or row > bottom + 4 * space:
+        if row < top - 4 * space or row - NUMBER_HEIGHT_SPACES * space > bottom + 4 * space:
             return False
     return True
 
