@@ -113,3 +113,13 @@ def test_align_movement_keeps_close_readings_with_truth_labels(tmp_path: Path) -
     assert result.kept[0].tokens == t0[0]  # labels are the truth, not the reading
     assert result.reasons["kept"] == len(result.kept)
     assert sum(v for k, v in result.reasons.items() if k != "kern systems outside the vocabulary") == 6
+
+
+def test_a_key_change_after_an_unnumbered_barline_reaches_its_measure(tmp_path: Path) -> None:
+    kern = "**kern\n*clefG2\n*k[]\n*M2/4\n=1\n2c\n=||\n*k[f#c#]\n!!LO:LB:g=original\n2d\n=3\n2e\n==\n*-\n"
+    path = tmp_path / "change.krn"
+    path.write_text(kern)
+    movement = read_kern(path)
+    (second,) = [span for span in movement.system_spans() if span.start > 0]
+    tokens = truth_tokens(movement, 0, second)
+    assert tokens is not None and tokens[:2] == ["clef:G2", "key:2"]

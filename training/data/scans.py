@@ -39,7 +39,7 @@ from recognition.loader import load_recognizer
 from recognition.manifest import default_model_dir
 from recognition.recognizer import StaffRecognizer
 from recognition.vocabulary import BARLINES, VocabularyError, symbols_to_tokens
-from training.data.corpus import _states, part_measures
+from training.data.corpus import Unsupported, _clef, _states, _time, part_measures
 from training.data.devset import BEETHOVEN, MOZART, beethoven_dev_movements, devset_tiers
 from training.data.score import Measure, Piece, spell_accidentals, staff_symbols
 from training.data.shards import write_shard
@@ -132,14 +132,50 @@ def read_kern(path: Path) -> KernMovement:
         raise ValueError(f"{path} is not a score")
     parts = list(score.parts)
     measures: list[list[tuple[Measure | None, Fraction]]] = [list(part_measures(p)) for p in parts]
+    for part, readable in zip(parts, measures, strict=True):
+        apply_stray_signatures(part, readable)
     barlines = [barline_styles(list(p.getElementsByClass(m21.stream.Measure))) for p in parts]
     return KernMovement(measures, barlines, system_starts(path.read_text(errors="replace")))
+
+
+def apply_stray_signatures(part: m21.stream.Part, measures: list[tuple[Measure | None, Fraction]]) -> None:
+    """music21's kern reader leaves a key, time or clef change that follows a barline without a
+    measure number (`=||` then `*k[...]`) in the part, outside every measure: give it to the
+    measure that starts there, as printed."""
+    starts = [m.offset for m in part.getElementsByClass(m21.stream.Measure)]
+    kinds = (m21.key.KeySignature, m21.meter.TimeSignature, m21.clef.Clef)
+    for element in part.getElementsByClass(kinds):
+        if element.offset not in starts:
+            continue
+        measure = measures[starts.index(element.offset)][0]
+        if measure is None:
+            continue
+        if isinstance(element, m21.key.KeySignature):
+            measure.key = int(element.sharps)
+        elif isinstance(element, m21.meter.TimeSignature):
+            measure.time = _time(element)
+        else:
+            try:
+                measure.clef = _clef(element)
+            except Unsupported:
+                continue
 
 
 def truth_tokens(movement: KernMovement, part: int, span: range) -> list[str] | None:
     """The tokens of one staff showing the measures `span`: the clef and key the system prints
     at its start, a time signature only where the kern has one, the barlines as printed.
     None when a measure is not expressible in the vocabulary."""
+    piece = truth_piece(movement, part, span)
+    if piece is None:
+        return None
+    try:
+        return symbols_to_tokens(staff_symbols(piece, 0))
+    except (VocabularyError, ValueError, KeyError):
+        return None
+
+
+def truth_piece(movement: KernMovement, part: int, span: range) -> Piece | None:
+    """One staff of the measures `span` as the system prints it (see `truth_tokens`)."""
     source = movement.parts[part]
     if any(source[i][0] is None for i in span):
         return None
@@ -159,11 +195,8 @@ def truth_tokens(movement: KernMovement, part: int, span: range) -> list[str] | 
             m.clef, m.key = clef, key
         measures.append(m)
     piece = Piece([measures], [source[i][1] for i in span])
-    try:
-        spell_accidentals(piece)
-        return symbols_to_tokens(staff_symbols(piece, 0))
-    except (VocabularyError, ValueError, KeyError):
-        return None
+    spell_accidentals(piece)
+    return piece
 
 
 # ---- the scan side -------------------------------------------------------------------------
