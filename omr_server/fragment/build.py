@@ -24,6 +24,7 @@ from etude.ir.v1 import events_pb2, notation_pb2, score_pb2
 from ir.build import IdMaker, fraction, measure_beats, note_type, page_prefix, pitch_from_spelling, rational
 from ir.timing import TempoChange, fill_seconds, tempo_map_from_changes
 from omr_server.fragment.context import OpenTie, ReadingContext, clef_proto, time_proto
+from omr_server.fragment.grand_staff import align_system
 from omr_server.fragment.measures import StaffMeasure, StaffMeasures, split_measures
 from omr_server.fragment.parts import StaffSlot, page_slots
 from omr_server.fragment.pitch import MeasureAccidentals
@@ -65,10 +66,17 @@ class _PageBuilder:
     def add_system(self, system_index: int, slots: list[StaffSlot], staves: list[StaffMeasures]) -> None:
         counts = [len(staff.measures) for staff in staves]
         if len(set(counts)) > 1:
+            aligned = align_system(staves)
+            how = (
+                "aligned from the left"
+                if aligned is None
+                else "bars cut where the other staff's barlines fall"
+            )
+            staves = aligned or staves
             _warn(
                 self.fragment,
                 score_pb2.WARNING_CODE_MEASURE_MISMATCH,
-                f"system {system_index}: staves read {counts} measures; aligned from the left",
+                f"system {system_index}: staves read {counts} measures; {how}",
             )
         for position in range(max(counts, default=0)):
             cells = [staff.measures[position] if position < len(staff.measures) else None for staff in staves]
