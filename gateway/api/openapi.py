@@ -246,5 +246,67 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/jobs/{job_id}/pdf": {
+                "get": {
+                    "summary": "The PDF the job was created from (its owner only)",
+                    "parameters": [JOB_ID],
+                    "responses": {
+                        "200": {"description": "The PDF as uploaded", "content": {"application/pdf": {}}},
+                        **ERRORS,
+                    },
+                }
+            },
+            "/v1/jobs/{job_id}/pages/{page_index}/score": {
+                "get": {
+                    "summary": "One page's score, as soon as that page is read",
+                    "description": "The page's fragment assembled on its own (measures numbered from "
+                    "the page's first), for showing progress; the job's score is the document's.",
+                    "parameters": [
+                        JOB_ID,
+                        {
+                            "name": "page_index",
+                            "in": "path",
+                            "required": True,
+                            "description": "0-based, as in the `page` events.",
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                        {
+                            "name": "format",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["json", "musicxml"], "default": "json"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The page's score",
+                            "content": {
+                                SCORE_FORMATS[name].content_type: {} for name in ("json", "musicxml")
+                            },
+                        },
+                        "400": _problem("Bad page index or format"),
+                        "409": _problem("The page is not read yet"),
+                        **ERRORS,
+                    },
+                }
+            },
+            "/v1/config": {
+                "get": {
+                    "summary": "What the web page needs to know before it calls (no token needed)",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "auth_required: whether calls need a bearer token",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {"auth_required": {"type": "boolean"}},
+                                    }
+                                }
+                            },
+                        }
+                    },
+                }
+            },
         },
     }

@@ -28,6 +28,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from gateway.api.job_files import job_pdf, page_number, page_score
 from gateway.api.multipart import Rfc5987MultiPartParser
 from gateway.api.openapi import openapi_document
 from gateway.api.request_context import RequestContextMiddleware
@@ -230,6 +231,25 @@ class RestApi:
         headers = {"content-disposition": f'inline; filename="{name}"'}
         return Response(content.content, media_type=content.content_type, headers=headers)
 
+    async def job_pdf(self, request: Request) -> Response:
+        owner = self.owner(request)
+        job_id = request.path_params["job_id"]
+        pdf = await job_pdf(self.core.engine, self.core.store, owner, job_id)
+        headers = {"content-disposition": f'inline; filename="{job_id}.pdf"', "cache-control": "private"}
+        return Response(pdf, media_type="application/pdf", headers=headers)
+
+    async def page_score(self, request: Request) -> Response:
+        owner = self.owner(request)
+        job_id = request.path_params["job_id"]
+        index = page_number(request.path_params["page_index"])
+        fmt = request.query_params.get("format", "json")
+        content = await page_score(self.core.engine, self.core.store, owner, job_id, index, fmt)
+        return Response(content.content, media_type=content.content_type)
+
+    async def config(self, request: Request) -> Response:
+        # Unauthenticated on purpose: the page asks for a token only when one is required.
+        return JSONResponse({"auth_required": self.core.auth.enabled})
+
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(openapi_document())
 
@@ -303,6 +323,9 @@ def build_rest_app(core: GatewayCore, *, static_dir: Path = STATIC) -> Starlette
         Route("/v1/jobs/{job_id}", api.cancel_job, methods=["DELETE"]),
         Route("/v1/jobs/{job_id}/events", api.job_events, methods=["GET"]),
         Route("/v1/jobs/{job_id}/score", api.job_score, methods=["GET"]),
+        Route("/v1/jobs/{job_id}/pdf", api.job_pdf, methods=["GET"]),
+        Route("/v1/jobs/{job_id}/pages/{page_index}/score", api.page_score, methods=["GET"]),
+        Route("/v1/config", api.config, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
         Route("/healthz", api.health, methods=["GET"]),
         Route("/metrics", _metrics, methods=["GET"]),

@@ -1,0 +1,95 @@
+"""What the web page reads of a job besides its final score: the PDF its owner uploaded, and the
+score of one page as soon as that page's fragment is stored (before the whole job completes).
+
+Both are scoped by owner exactly like the other job reads: another owner's job is NOT_FOUND.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from etude.ir.v1 import score_pb2
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.errors import ConflictError, InvalidArgumentError, NotFoundError
+from gateway.jobs.results import ScoreContent, assemble
+from gateway.validation import INT32_MAX, check_job_id
+from ir.export import FORMATS as SCORE_FORMATS
+from storage.objects import ObjectStore
+from storage.tables import artifacts, job_pages, jobs
+
+# A page's score is read to be shown: the IR (notes, warnings, confidence) and what Verovio engraves.
+PAGE_FORMATS = ("json", "musicxml")
+
+
+async def _owned_job(engine: AsyncEngine, owner: str, job_id: str) -> Mapping[Any, Any]:
+    check_job_id(job_id)
+    async with engine.connect() as connection:
+        row = (
+            (await connection.execute(select(jobs).where(jobs.c.id == job_id, jobs.c.owner == owner)))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise NotFoundError(f"no job {job_id!r}", reason="NO_SUCH_JOB", field="job_id")
+    return row
+
+
+async def _artifact_key(engine: AsyncEngine, artifact_id: int) -> str:
+    async with engine.connect() as connection:
+        key = await connection.scalar(select(artifacts.c.key).where(artifacts.c.id == artifact_id))
+    if key is None:
+        raise NotFoundError("the stored file is gone", reason="NO_SUCH_OBJECT")
+    return str(key)
+
+
+async def job_pdf(engine: AsyncEngine, store: ObjectStore, owner: str, job_id: str) -> bytes:
+    """The PDF as uploaded (the gateway keeps it content-addressed for the worker)."""
+    job = await _owned_job(engine, owner, job_id)
+    return await store.get(await _artifact_key(engine, int(job["pdf_artifact_id"])))
+
+
+def page_number(raw: str) -> int:
+    """The 0-based page index of a path (`/pages/{page_index}/…`); anything else is a bad request."""
+    if not raw.isdigit() or len(raw) > 10 or int(raw) > INT32_MAX:
+        raise InvalidArgumentError(
+            "page_index must be a non-negative integer (0 is the first page read)",
+            reason="BAD_PAGE_INDEX",
+            field="page_index",
+        )
+    return int(raw)
+
+
+async def page_score(
+    engine: AsyncEngine, store: ObjectStore, owner: str, job_id: str, page_index: int, fmt: str
+) -> ScoreContent:
+    """One page's fragment assembled on its own into a Score, as IR JSON or MusicXML. Measures
+    are numbered from the page's first; the job's final score (GET …/score) numbers them across
+    the document and carries context (key, ties) from page to page."""
+    if fmt not in PAGE_FORMATS:
+        raise InvalidArgumentError(
+            f"unknown format {fmt!r}; a page's score comes as {' or '.join(PAGE_FORMATS)}",
+            reason="BAD_FORMAT",
+            field="format",
+        )
+    job = await _owned_job(engine, owner, job_id)
+    async with engine.connect() as connection:
+        artifact_id = await connection.scalar(
+            select(job_pages.c.artifact_id).where(
+                job_pages.c.job_id == job_id, job_pages.c.page_index == page_index
+            )
+        )
+    if artifact_id is None:
+        raise ConflictError(
+            f"page {page_index} of job {job_id} is not read yet", reason="PAGE_NOT_READ", field="page_index"
+        )
+    fragment = score_pb2.PageFragment.FromString(await store.get(await _artifact_key(engine, artifact_id)))
+    from ir.export import export_score
+
+    # Assembly and music21 are CPU work: off the event loop.
+    score = await asyncio.to_thread(assemble, [fragment], dict(job))
+    data, content_type = await asyncio.to_thread(export_score, score, fmt)
+    return ScoreContent(fmt, data, content_type or SCORE_FORMATS[fmt].content_type)
