@@ -107,6 +107,20 @@ def screenshot_dir(tmp_path: Path) -> Path:
     return folder
 
 
+# [paper, ink, all] pixels of the original's canvas (an undrawn canvas is all transparent).
+CANVAS_INK = """() => {
+  const canvas = document.querySelector('#original canvas');
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let paper = 0, ink = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] < 255) continue;
+    if (data[i] > 200) paper++;
+    else if (data[i] < 100) ink++;
+  }
+  return [paper, ink, data.length / 4];
+}"""
+
+
 def notes_on_page(ir: dict[str, Any], page: int) -> int:
     measures = {m.get("index", 0) for m in ir.get("measures", []) if m.get("page_index", 0) == page}
     return sum(1 for note in ir.get("notes", []) if note.get("measure_index", 0) in measures)
@@ -168,19 +182,7 @@ def test_upload_watch_compare_and_download(
 
     # The original page is drawn next to the recognised one: white paper with black ink on it
     # (an undrawn canvas is all transparent).
-    paper, ink, total = page.evaluate(
-        """() => {
-          const canvas = document.querySelector('#original canvas');
-          const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-          let paper = 0, ink = 0;
-          for (let i = 0; i < data.length; i += 4) {
-            if (data[i + 3] < 255) continue;
-            if (data[i] > 200) paper++;
-            else if (data[i] < 100) ink++;
-          }
-          return [paper, ink, data.length / 4];
-        }"""
-    )
+    paper, ink, total = page.evaluate(CANVAS_INK)
     assert paper > total / 2, (paper, ink, total)
     assert ink > 1000, (paper, ink, total)
 
@@ -206,6 +208,16 @@ def test_upload_watch_compare_and_download(
     # The job list shows the job.
     page.click("#refresh-jobs")
     page.wait_for_selector(f'#jobs tr[data-job-id="{job_id}"]')
+
+    # After a reload the page reopens the job (#job= in the address) and the original is drawn
+    # again, now from the gateway's copy of the PDF.
+    page.reload()
+    page.wait_for_function(f"document.body.dataset.rendered === '{job_id}:0'", timeout=60_000)
+    page.wait_for_selector("#original canvas", timeout=30_000)
+    paper, ink, total = page.evaluate(CANVAS_INK)
+    assert paper > total / 2 and ink > 1000, (paper, ink, total)
+    assert page.inner_text("#job-state") == "done"
+    page.screenshot(path=str(screenshot_dir / f"web-{gateway.label}-reloaded.png"), full_page=True)
     assert errors == [], errors
     context.close()
 
@@ -267,3 +279,109 @@ def test_the_gateway_serves_the_page_files_with_types_browsers_accept(slow_gatew
             response = client.get(path)
             assert response.status_code == 200, path
             assert content_type in response.headers["content-type"], (path, response.headers["content-type"])
+
+
+# What the OMR double's page 1 is made to say, by rewriting the page score the browser fetches:
+# its first note read with low confidence, and a warning on its second measure.
+LOW_NOTE_CONFIDENCE = 0.2
+INJECTED_WARNING = {
+    "code": "WARNING_CODE_MEASURE_DURATION",
+    "message": "measure 1: content (P1-S1 3 beats) does not match its time signature (4 beats)",
+    "page_index": 0,
+}
+
+
+def _doubt_the_first_page(route: Any) -> None:
+    response = route.fetch()
+    ir = response.json()
+    ir["notes"][0]["confidence"] = LOW_NOTE_CONFIDENCE
+    ir["warnings"] = [INJECTED_WARNING]
+    route.fulfill(response=response, json=ir)
+
+
+def test_pages_appear_as_they_are_read_and_the_job_survives_a_reload(
+    slow_gateway: Gateway, browser: Any, tmp_path: Path, screenshot_dir: Path
+) -> None:
+    """Five pages at 2 s each: the first page's score is on screen, with its doubtful note marked
+    and its warning listed, while the others are still being read; the state is said in words;
+    a reload and a fresh browser (the job opened from the list) still show the original."""
+    from tests.gateway.pdfs import blank_pdf
+
+    pdf = tmp_path / "five-pages.pdf"
+    pdf.write_bytes(blank_pdf(5, size=(600, 800), label="Etude web test"))
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.route("**/v1/jobs/*/pages/0/score?format=json", _doubt_the_first_page)
+    page.goto(f"{slow_gateway.url}/#token={TOKEN}")
+    page.wait_for_selector("#token-form:not([hidden])", timeout=10_000)  # tokens are required here
+    page.set_input_files("#pdf-file", str(pdf))
+    page.click("#upload-button")
+
+    page.wait_for_function(
+        "/^reading page [2-5] of 5$/.test(document.querySelector('#job-state').textContent)", timeout=30_000
+    )
+    page.wait_for_function("(document.body.dataset.preview || '').endsWith(':0')", timeout=30_000)
+    # Seen before the job completed: the first page's score, from that page alone.
+    assert page.get_attribute("#job-state", "data-state") == "OMR_PROCESSING"
+    state_words = page.inner_text("#job-state")
+    assert state_words.startswith("reading page ") or state_words == "putting the score together", state_words
+    job_id = page.evaluate("document.body.dataset.preview.split(':')[0]")
+    with slow_gateway.api() as api:
+        first = api.get(f"/v1/jobs/{job_id}/pages/0/score").json()
+    assert page.locator("#score g.note").count() == len(first["notes"])
+    assert page.locator("#score g.note.low-confidence").count() == 1
+    assert page.is_visible("#confidence-key")
+    warnings = page.locator("#warnings li").all_text_contents()
+    assert warnings == [
+        "page 1, measure 2: a measure's length does not match its time signature — "
+        "content (P1-S1 3 beats) does not match its time signature (4 beats)"
+    ], warnings
+    page.screenshot(path=str(screenshot_dir / "web-live-page-1.png"), full_page=True)
+
+    # Zoom: each side on its own.
+    width = page.evaluate("document.querySelector('#score svg').getBoundingClientRect().width")
+    page.click('.zoom[data-pane="score"] button[data-zoom="in"]')
+    page.click('.zoom[data-pane="score"] button[data-zoom="in"]')
+    zoomed = page.evaluate("document.querySelector('#score svg').getBoundingClientRect().width")
+    assert zoomed > width * 1.4, (width, zoomed)
+    assert page.inner_text('.zoom[data-pane="score"] output') == "150%"
+    assert page.inner_text('.zoom[data-pane="original"] output') == "100%"
+
+    page.wait_for_selector('#job-state[data-state="OMR_COMPLETED"]', timeout=60_000)
+    assert page.inner_text("#job-state") == "done"
+    page.wait_for_function(f"document.body.dataset.rendered === '{job_id}:0'", timeout=60_000)
+
+    # A reload reopens the job, original and all.
+    page.reload()
+    page.wait_for_function(f"document.body.dataset.rendered === '{job_id}:0'", timeout=60_000)
+    assert page.locator("#original canvas").count() == 1
+    assert page.inner_text("#job-title") == "five-pages.pdf"
+
+    # Another browser, nothing cached: the job opened from the list shows its original too.
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    other = fresh.new_page()
+    other.goto(f"{slow_gateway.url}/#token={TOKEN}")
+    other.click(f'#jobs tr[data-job-id="{job_id}"]')
+    other.wait_for_selector("#original canvas", timeout=30_000)
+    other.wait_for_function(f"document.body.dataset.rendered === '{job_id}:0'", timeout=60_000)
+    assert other.locator("#jobs tr[data-job-id] td").nth(1).inner_text() == "done"
+    other.screenshot(path=str(screenshot_dir / "web-opened-from-list.png"), full_page=True)
+    fresh.close()
+    assert errors == [], errors
+    context.close()
+
+
+def test_the_token_box_shows_only_when_tokens_are_required(slow_gateway: Gateway, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{slow_gateway.url}/#token={TOKEN}")
+    page.wait_for_selector("#token-form:not([hidden])")
+    # The same page against a gateway that needs no token (its config answer, stood in for).
+    page.route("**/v1/config", lambda route: route.fulfill(json={"auth_required": False}))
+    page.reload()
+    page.wait_for_selector("#jobs tbody tr, #jobs-error:not([hidden])")
+    page.wait_for_timeout(300)
+    assert page.is_hidden("#token-form")
+    context.close()

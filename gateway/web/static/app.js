@@ -1,9 +1,13 @@
-// Étude's browser page: upload a PDF, follow the job live, compare each original page with the
-// recognised score, download the results. Plain ES modules, no build step; the two libraries it
+// Étude's browser page: upload a PDF, follow the job live (each page's score appears as soon as
+// that page is read), compare each original page with the recognised score, download the results. Plain ES modules, no build step; the two libraries it
 // uses (pdf.js, Verovio) are vendored under vendor/ and loaded only when first needed.
 import { readEvents } from "./sse.js";
 
 const TERMINAL = new Set(["OMR_COMPLETED", "OMR_FAILED", "CANCELLED"]);
+// Notes the model was less sure of than this are drawn in the warning colour.
+const LOW_CONFIDENCE = 0.5;
+const LOW_COLOUR = "#e8590c";
+const ZOOMS = [0.5, 0.75, 1, 1.25, 1.5, 2, 3];
 const FORMATS = {
   musicxml: { suffix: ".musicxml", label: "MusicXML" },
   midi: { suffix: ".mid", label: "MIDI" },
@@ -66,24 +70,61 @@ function jobOf(payload) {
   return field(payload, "job") || (field(payload, "id") ? payload : undefined);
 }
 
+// What a job is doing, in the words a person would use ("reading page 3 of 5").
+function describe(job) {
+  const state = stateOf(job);
+  const count = Number(field(job, "page_count") || 0);
+  const done = Number(field(job, "pages_done") || 0);
+  switch (state) {
+    case "PENDING":
+      return "waiting to start";
+    case "OMR_PROCESSING":
+      if (!count) return "opening the PDF";
+      if (done >= count) return "putting the score together";
+      return `reading page ${done + 1} of ${count}`;
+    case "OMR_COMPLETED":
+      return "done";
+    case "OMR_FAILED":
+      return "failed";
+    case "CANCELLED":
+      return "cancelled";
+    default:
+      return state.replace(/_/g, " ").toLowerCase();
+  }
+}
+
 // ---- state -----------------------------------------------------------------------------------
 
 const view = {
   job: null, // the job shown
   watch: null, // AbortController of its event stream
-  pdfs: new Map(), // job id → ArrayBuffer of PDFs uploaded from this page
-  score: null, // { ir, musicxml } once loaded
+  pdfs: new Map(), // job id → promise of the ArrayBuffer of its PDF (uploaded here or fetched)
+  score: null, // { ir, musicxml } of the whole job once loaded
+  pageScores: new Map(), // page index → promise of { ir, musicxml } of that page alone
   page: 0, // 0-based page shown in the viewer
+  zoom: { original: 1, score: 1 },
 };
 
 // ---- token -----------------------------------------------------------------------------------
+
+// The token box only where the gateway requires tokens (or a call was refused for want of one).
+async function setUpAuth() {
+  try {
+    const config = await (await fetch("/v1/config", { cache: "no-store" })).json();
+    $("#token-form").hidden = !config.auth_required;
+  } catch {
+    $("#token-form").hidden = false; // an older gateway: offer the box
+  }
+}
 
 function setUpToken() {
   // A token in the fragment (#token=…) never reaches the server; take it and clean the URL.
   const fragment = new URLSearchParams(location.hash.slice(1));
   if (fragment.get("token")) {
     localStorage.setItem(TOKEN_KEY, fragment.get("token"));
-    history.replaceState(null, "", location.pathname + location.search);
+    fragment.delete("token");
+    const rest = fragment.toString();
+    history.replaceState(null, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
   }
   $("#token").value = token();
   $("#token-form").addEventListener("submit", (event) => {
@@ -132,7 +173,7 @@ async function upload(file) {
     form.append("file", file, file.name);
     const response = await api("/v1/jobs", { method: "POST", body: form });
     const job = jobOf(await response.json());
-    view.pdfs.set(field(job, "id"), bytes);
+    view.pdfs.set(field(job, "id"), Promise.resolve(bytes));
     openJob(job);
     refreshJobs();
   } catch (error) {
@@ -148,19 +189,40 @@ function openJob(job) {
   view.watch?.abort();
   view.job = job;
   view.score = null;
+  view.pageScores = new Map();
   view.page = 0;
+  delete document.body.dataset.rendered;
+  delete document.body.dataset.preview;
   $("#event-log").replaceChildren();
   $("#pages").replaceChildren();
-  $("#viewer-section").hidden = true;
+  $("#warnings").replaceChildren();
+  $("#warnings-box").hidden = true;
+  $("#original").dataset.shown = "";
+  $("#score").dataset.shown = "";
   $("#job-section").hidden = false;
   showError("#job-error", null);
+  // The job in the address, so that a reload opens it again.
+  history.replaceState(null, "", `${location.pathname}${location.search}#job=${encodeURIComponent(field(job, "id"))}`);
   renderJob(job);
-  if (TERMINAL.has(stateOf(job))) {
+  const state = stateOf(job);
+  if (TERMINAL.has(state)) {
     finish(job);
   } else {
     watch(field(job, "id"));
-    // With the PDF at hand, show its first page while the music is being read.
-    if (view.pdfs.has(field(job, "id"))) showViewer().catch((error) => showError("#job-error", error));
+    // The original (uploaded here or fetched from the gateway) is shown while the music is read.
+    showViewer().catch((error) => showError("#job-error", error));
+  }
+}
+
+// Reopens the job named in the address (#job=…) after a reload.
+async function reopenJob() {
+  const id = new URLSearchParams(location.hash.slice(1)).get("job");
+  if (!id) return;
+  try {
+    const response = await api(`/v1/jobs/${encodeURIComponent(id)}`);
+    openJob(jobOf(await response.json()));
+  } catch (error) {
+    showError("#jobs-error", error);
   }
 }
 
@@ -216,8 +278,10 @@ function onEvent(message) {
   const page = field(payload, "page");
   const transition = field(payload, "transition");
   if (page) {
-    logEvent("page", `page ${Number(field(page, "page_index") || 0) + 1} done`);
-    markPage(Number(field(page, "page_index") || 0));
+    const index = Number(field(page, "page_index") || 0);
+    logEvent("page", `page ${index + 1} done`);
+    markPage(index);
+    pageScore(index).catch(() => {}); // fetched now, so it is ready when shown
   } else if (transition) {
     const to = String(field(transition, "to_state") || "").replace(/^JOB_STATE_/, "");
     logEvent("state", to + (field(transition, "reason") ? ` (${field(transition, "reason")})` : ""));
@@ -242,30 +306,33 @@ function renderJob(job) {
   const pagesDone = Number(field(job, "pages_done") || 0);
   $("#job-title").textContent = field(job, "file_name") || field(job, "id");
   const badge = $("#job-state");
-  badge.textContent = state.replace(/_/g, " ").toLowerCase();
+  badge.textContent = describe(job);
   badge.dataset.state = state;
   $("#job-progress").max = Math.max(pageCount, 1);
   $("#job-progress").value = state === "OMR_COMPLETED" ? Math.max(pageCount, 1) : pagesDone;
   $("#job-summary").textContent = pageCount
     ? `${pagesDone} of ${pageCount} page${pageCount === 1 ? "" : "s"} recognised` + (field(job, "cached") ? " (reused)" : "")
-    : "waiting for the OMR server…";
+    : state === "PENDING"
+      ? "waiting for a free worker…"
+      : "counting the pages…";
   $("#cancel-button").hidden = TERMINAL.has(state);
   const pages = $("#pages");
   for (let index = pages.children.length; index < pageCount; index++) {
     const item = document.createElement("li");
     item.textContent = String(index + 1);
     item.title = `Page ${index + 1}`;
+    item.addEventListener("click", () => goToPage(index));
     pages.append(item);
   }
   for (let index = 0; index < Math.min(pagesDone, pageCount); index++) markPage(index);
   // Keep this job's row in the list in step.
   const row = document.querySelector(`#jobs tr[data-job-id="${CSS.escape(String(field(job, "id")))}"]`);
   if (row) {
-    row.cells[1].textContent = state.replace(/_/g, " ").toLowerCase();
+    row.cells[1].textContent = describe(job);
     row.cells[2].textContent = `${pagesDone}/${pageCount || "?"}`;
   }
   if (state === "OMR_FAILED" || state === "CANCELLED") {
-    showError("#job-error", new Error(field(job, "error") || state.toLowerCase()));
+    showError("#job-error", new Error(field(job, "error") || describe(job)));
   }
 }
 
@@ -298,7 +365,8 @@ async function finish(job) {
   const done = stateOf(job) === "OMR_COMPLETED";
   $("#downloads").hidden = !done;
   if (!done) {
-    $("#viewer-section").hidden = true;
+    // Failed or cancelled: the original and the pages read so far stay worth a look.
+    await showViewer().catch((error) => showError("#job-error", error));
     return;
   }
   const id = field(job, "id");
@@ -314,6 +382,7 @@ async function finish(job) {
     const warnings = (ir.warnings || []).length;
     $("#job-summary").textContent +=
       ` — ${notes} notes in ${measures} measures` + (warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : "");
+    showWarnings(ir.warnings || [], ir.measures || []);
     await showViewer();
   } catch (error) {
     showError("#job-error", error);
@@ -378,6 +447,11 @@ async function showViewer() {
   await renderPage();
 }
 
+function goToPage(index) {
+  view.page = index;
+  showViewer().catch((error) => showError("#job-error", error));
+}
+
 async function renderPage() {
   const pages = pageCount();
   view.page = Math.min(Math.max(view.page, 0), pages - 1);
@@ -385,21 +459,36 @@ async function renderPage() {
   $("#viewer-pages").textContent = String(pages);
   $("#prev-page").disabled = view.page === 0;
   $("#next-page").disabled = view.page >= pages - 1;
+  for (const [index, item] of [...$("#pages").children].entries()) {
+    item.classList.toggle("shown", index === view.page);
+  }
   $("#viewer-status").textContent = "rendering…";
   const job = view.job;
-  await Promise.all([renderOriginal(view.page), renderScore(view.page)]);
-  if (view.job !== job && field(view.job, "id") !== field(job, "id")) return; // another job opened meanwhile
+  const page = view.page;
+  const [, shown] = await Promise.all([renderOriginal(page), renderScore(page)]);
+  if (field(view.job, "id") !== field(job, "id") || view.page !== page) return; // another job or page opened meanwhile
   $("#viewer-status").textContent = "";
-  // For tests and scripts: which job and page are on screen, once their score is.
-  if (view.score) document.body.dataset.rendered = `${field(view.job, "id")}:${view.page}`;
+  // For tests and scripts: which job and page are on screen, and from which score.
+  if (shown === "score") document.body.dataset.rendered = `${field(job, "id")}:${page}`;
+  else if (shown === "page") document.body.dataset.preview = `${field(job, "id")}:${page}`;
 }
 
-// The uploaded PDF of a job, parsed once by pdf.js (the loading task is kept per job).
+// The job's PDF: the bytes uploaded from this page, else the gateway's copy (fetched once).
+function pdfBytes(id) {
+  if (!view.pdfs.has(id)) {
+    const bytes = api(`/v1/jobs/${encodeURIComponent(id)}/pdf`).then((response) => response.arrayBuffer());
+    bytes.catch(() => view.pdfs.delete(id)); // a failed fetch is tried again next time
+    view.pdfs.set(id, bytes);
+  }
+  return view.pdfs.get(id);
+}
+
+// The PDF of a job, parsed once by pdf.js (the loading task is kept per job).
 const pdfDocuments = new Map();
 
-async function pdfDocument(id, bytes) {
+async function pdfDocument(id) {
   if (!pdfDocuments.has(id)) {
-    const lib = await loadPdfjs();
+    const [lib, bytes] = await Promise.all([loadPdfjs(), pdfBytes(id)]);
     pdfDocuments.set(
       id,
       lib.getDocument({
@@ -415,48 +504,88 @@ async function pdfDocument(id, bytes) {
 async function renderOriginal(page) {
   const holder = $("#original");
   const id = field(view.job, "id");
-  const bytes = view.pdfs.get(id);
-  if (!bytes) {
-    holder.replaceChildren(note("The original is shown for PDFs uploaded from this page."));
+  if (holder.dataset.shown === `${id}:${page}`) return; // already on screen
+  let documentProxy;
+  try {
+    documentProxy = await pdfDocument(id);
+  } catch (error) {
+    pdfDocuments.delete(id);
+    holder.replaceChildren(note(`The original could not be loaded: ${error.message || error}`));
     holder.dataset.shown = "";
     return;
   }
-  if (holder.dataset.shown === `${id}:${page}`) return; // already on screen
-  const documentProxy = await pdfDocument(id, bytes);
   const first = Number(field(field(view.job, "options"), "first_page") || 0);
   const pdfPage = await documentProxy.getPage(page + 1 + first);
   const base = pdfPage.getViewport({ scale: 1 });
-  const viewport = pdfPage.getViewport({ scale: (holder.clientWidth || 600) / base.width });
+  // Drawn at twice the pane's width so that zooming in stays sharp.
+  const viewport = pdfPage.getViewport({ scale: (2 * (holder.clientWidth || 600)) / base.width });
   const canvas = document.createElement("canvas");
   canvas.width = Math.round(viewport.width);
   canvas.height = Math.round(viewport.height);
   await pdfPage.render({ canvas, canvasContext: canvas.getContext("2d"), viewport }).promise;
+  if (field(view.job, "id") !== id || view.page !== page) return;
   holder.replaceChildren(canvas);
   holder.dataset.shown = `${id}:${page}`;
 }
 
+// One page's score, assembled by the gateway from that page alone (before the job completes).
+function pageScore(index) {
+  const id = field(view.job, "id");
+  if (!view.pageScores.has(index)) {
+    const base = `/v1/jobs/${encodeURIComponent(id)}/pages/${index}/score`;
+    const score = Promise.all([
+      api(`${base}?format=json`).then((response) => response.json()),
+      api(`${base}?format=musicxml`).then((response) => response.text()),
+    ]).then(([ir, musicxml]) => {
+      if (field(view.job, "id") === id && !view.score) addPageWarnings(ir);
+      return { ir, musicxml };
+    });
+    score.catch(() => view.pageScores.delete(index)); // not read yet, or a hiccup: ask again later
+    view.pageScores.set(index, score);
+  }
+  return view.pageScores.get(index);
+}
+
 // Measures of one page, as 1-based positions in the exported MusicXML (IR measure index + 1).
-function measureRange(page) {
-  const indices = (view.score.ir.measures || [])
+function measureRange(ir, page) {
+  const indices = (ir.measures || [])
     .filter((measure) => Number(field(measure, "page_index") || 0) === page)
     .map((measure) => Number(field(measure, "index") || 0));
   if (!indices.length) return null;
   return `${Math.min(...indices) + 1}-${Math.max(...indices) + 1}`;
 }
 
+// Draws the recognised music of a page: from the job's score once it is complete, else from the
+// page's own score as soon as that page is read. Returns "score", "page" or "" (nothing drawn).
 async function renderScore(page) {
   const holder = $("#score");
-  if (!view.score) {
-    const done = $("#pages").children[page]?.classList.contains("done");
-    holder.replaceChildren(
-      note(done ? "Page read; the score appears when the whole document is." : "Reading this page…"),
-    );
-    return;
+  const id = field(view.job, "id");
+  let source = view.score ? "score" : "";
+  let score = view.score;
+  let range = null;
+  if (score) {
+    range = measureRange(score.ir, page);
+  } else if ($("#pages").children[page]?.classList.contains("done")) {
+    try {
+      score = await pageScore(page);
+      source = "page";
+    } catch (error) {
+      holder.replaceChildren(note(`The page's score could not be loaded: ${error.message || error}`));
+      holder.dataset.shown = "";
+      return "";
+    }
+  } else {
+    holder.replaceChildren(note(TERMINAL.has(stateOf(view.job)) ? "This page was not read." : "Reading this page…"));
+    holder.dataset.shown = "";
+    $("#score-source").textContent = "";
+    return "";
   }
-  const range = measureRange(page);
-  if (!range) {
+  const key = `${id}:${page}:${source}`;
+  if (holder.dataset.shown === key) return source; // already on screen
+  if (source === "score" && !range) {
     holder.replaceChildren(note("No music was recognised on this page."));
-    return;
+    holder.dataset.shown = key;
+    return source;
   }
   const toolkit = await loadVerovio();
   toolkit.setOptions({
@@ -468,13 +597,188 @@ async function renderScore(page) {
     header: "none",
     footer: "none",
   });
-  if (!toolkit.loadData(view.score.musicxml)) throw new Error("Verovio could not read the MusicXML");
-  toolkit.select({ measureRange: range });
+  const { musicxml, marked } = markLowConfidence(score.musicxml, score.ir);
+  if (!toolkit.loadData(musicxml)) throw new Error("Verovio could not read the MusicXML");
+  // A page's own score is drawn whole; the job's score, only this page's measures.
+  toolkit.select(range ? { measureRange: range } : {});
   toolkit.redoLayout();
   const svgs = [];
   for (let index = 1; index <= toolkit.getPageCount(); index++) svgs.push(toolkit.renderToSVG(index));
+  if (field(view.job, "id") !== id || view.page !== page) return "";
   holder.innerHTML = svgs.join("");
-  holder.dataset.measures = range;
+  for (const id of marked) holder.querySelector(`g.note[id="${CSS.escape(id)}"]`)?.classList.add("low-confidence");
+  holder.dataset.measures = range || "";
+  holder.dataset.lowConfidence = String(holder.querySelectorAll("g.note.low-confidence").length);
+  holder.dataset.shown = key;
+  $("#confidence-key").hidden = !marked.length;
+  $("#score-source").textContent = source === "page" ? "(this page alone, until the whole score is ready)" : "";
+  return source;
+}
+
+// ---- low-confidence notes --------------------------------------------------------------------
+
+// Position of every note of a MusicXML document: key `measure|staff|onset|pitch` → <note>
+// elements, measures counted per part from 0 (IR measure index), onsets in 1/960 quarter.
+function musicxmlNotes(doc) {
+  const found = new Map();
+  for (const part of doc.querySelectorAll("part")) {
+    let divisions = 1;
+    [...part.querySelectorAll(":scope > measure")].forEach((measure, measureIndex) => {
+      let position = 0;
+      let last = 0;
+      for (const child of measure.children) {
+        const duration = Number(child.querySelector(":scope > duration")?.textContent || 0);
+        if (child.tagName === "attributes") {
+          divisions = Number(child.querySelector("divisions")?.textContent || divisions);
+        } else if (child.tagName === "backup") {
+          position -= duration;
+        } else if (child.tagName === "forward") {
+          position += duration;
+        } else if (child.tagName === "note") {
+          const chord = child.querySelector(":scope > chord");
+          const onset = chord ? last : position;
+          if (!chord) last = position;
+          if (!chord && !child.querySelector(":scope > grace")) position += duration;
+          const pitch = child.querySelector(":scope > pitch");
+          if (!pitch) continue;
+          const staff = Number(child.querySelector(":scope > staff")?.textContent || 1);
+          const step = pitch.querySelector("step")?.textContent || "";
+          const alter = Number(pitch.querySelector("alter")?.textContent || 0);
+          const octave = pitch.querySelector("octave")?.textContent || "";
+          const key = `${measureIndex}|${staff}|${Math.round((onset / divisions) * 960)}|${step}${alter}${octave}`;
+          if (!found.has(key)) found.set(key, []);
+          found.get(key).push(child);
+        }
+      }
+    });
+  }
+  return found;
+}
+
+function rational(value) {
+  const numerator = Number(field(value, "numerator") || 0);
+  const denominator = Number(field(value, "denominator") || 1);
+  return numerator / denominator;
+}
+
+// The MusicXML with the IR's low-confidence notes coloured (Verovio draws a note's `color`) and
+// given ids, and the ids Verovio will give their SVG elements.
+function markLowConfidence(musicxml, ir) {
+  const low = (ir.notes || []).filter((n) => Number(field(n, "confidence") ?? 1) < LOW_CONFIDENCE);
+  if (!low.length) return { musicxml, marked: [] };
+  const doc = new DOMParser().parseFromString(musicxml, "application/xml");
+  if (doc.querySelector("parsererror")) return { musicxml, marked: [] };
+  const staffNumbers = new Map();
+  for (const part of ir.parts || []) {
+    for (const [position, staff] of (field(part, "staves") || []).entries()) {
+      staffNumbers.set(field(staff, "id"), Number(field(staff, "number") || position + 1));
+    }
+  }
+  const measures = new Map((ir.measures || []).map((m) => [Number(field(m, "index") || 0), m]));
+  const notes = musicxmlNotes(doc);
+  const marked = [];
+  for (const irNote of low) {
+    const index = Number(field(irNote, "measure_index") || 0);
+    const onset = rational(field(irNote, "onset_beats")) - rational(field(measures.get(index), "start_beats"));
+    const pitch = field(irNote, "pitch") || {};
+    const staff = staffNumbers.get(field(irNote, "staff_id")) || 1;
+    const key = `${index}|${staff}|${Math.round(onset * 960)}|${field(pitch, "step") || ""}${Number(field(pitch, "alter") || 0)}${field(pitch, "octave") ?? ""}`;
+    const element = notes.get(key)?.shift();
+    if (!element) continue;
+    const id = `low-${field(irNote, "id") || marked.length}`.replace(/[^A-Za-z0-9_-]/g, "_");
+    element.setAttribute("color", LOW_COLOUR);
+    element.setAttribute("id", id);
+    marked.push(id);
+  }
+  return { musicxml: new XMLSerializer().serializeToString(doc), marked };
+}
+
+// ---- warnings --------------------------------------------------------------------------------
+
+const WARNING_WORDS = {
+  WARNING_CODE_NO_MUSIC: "no music found",
+  WARNING_CODE_UNDECODABLE_STAFF: "a staff could not be fully read",
+  WARNING_CODE_MEASURE_MISMATCH: "staves disagree on the measures",
+  WARNING_CODE_MEASURE_DURATION: "a measure's length does not match its time signature",
+};
+
+// "page 2, measure 14" for a warning; its message's leading "measure N:"/"system N:" (0-based
+// within the page) becomes the measure's printed number / a 1-based system.
+function warningPlace(warning, measures) {
+  const page = Number(field(warning, "page_index") || 0);
+  let message = String(field(warning, "message") || "");
+  let place = `page ${page + 1}`;
+  const match = /^(measure|system) (\d+): /.exec(message);
+  if (match) {
+    message = message.slice(match[0].length);
+    const position = Number(match[2]);
+    if (match[1] === "system") {
+      place += `, system ${position + 1}`;
+    } else {
+      const onPage = measures
+        .filter((m) => Number(field(m, "page_index") || 0) === page)
+        .sort((a, b) => Number(field(a, "index") || 0) - Number(field(b, "index") || 0));
+      const measure = onPage[position];
+      const number = measure ? field(measure, "number") || String(Number(field(measure, "index") || 0) + 1) : "";
+      place += number ? `, measure ${number}` : `, measure ${position + 1} of the page`;
+    }
+  }
+  return { page, place, message };
+}
+
+function warningItem(warning, measures) {
+  const { page, place, message } = warningPlace(warning, measures);
+  const item = document.createElement("li");
+  item.dataset.page = String(page);
+  const link = document.createElement("a");
+  link.textContent = place;
+  link.addEventListener("click", () => goToPage(page));
+  const code = String(field(warning, "code") || "");
+  item.append(link, `: ${WARNING_WORDS[code] || code.replace(/^WARNING_CODE_/, "").toLowerCase()}`);
+  if (message) item.append(` — ${message}`);
+  return item;
+}
+
+function showWarnings(warnings, measures) {
+  const items = warnings
+    .map((warning) => warningItem(warning, measures))
+    .sort((a, b) => Number(a.dataset.page) - Number(b.dataset.page));
+  $("#warnings").replaceChildren(...items);
+  renderWarningsTitle();
+}
+
+// While the job runs, each page's warnings join the list as the page arrives.
+function addPageWarnings(ir) {
+  const items = (ir.warnings || []).map((warning) => warningItem(warning, ir.measures || []));
+  const list = $("#warnings");
+  for (const item of items) {
+    const after = [...list.children].find((other) => Number(other.dataset.page) > Number(item.dataset.page));
+    list.insertBefore(item, after || null);
+  }
+  renderWarningsTitle();
+}
+
+function renderWarningsTitle() {
+  const count = $("#warnings").children.length;
+  $("#warnings-box").hidden = !count;
+  $("#warnings-title").textContent = `${count} warning${count === 1 ? "" : "s"}`;
+}
+
+// ---- zoom ------------------------------------------------------------------------------------
+
+function setUpZoom() {
+  for (const control of document.querySelectorAll(".zoom")) {
+    const pane = control.dataset.pane;
+    for (const button of control.querySelectorAll("button")) {
+      button.addEventListener("click", () => {
+        const at = ZOOMS.indexOf(view.zoom[pane]);
+        const next = ZOOMS[Math.min(Math.max(at + (button.dataset.zoom === "in" ? 1 : -1), 0), ZOOMS.length - 1)];
+        view.zoom[pane] = next;
+        $(`#${pane}`).style.setProperty("--zoom", String(next));
+        control.querySelector("output").textContent = `${Math.round(next * 100)}%`;
+      });
+    }
+  }
 }
 
 function note(text) {
@@ -496,7 +800,7 @@ async function refreshJobs() {
       const created = field(job, "create_time");
       const cells = [
         field(job, "file_name") || field(job, "id"),
-        stateOf(job).replace(/_/g, " ").toLowerCase(),
+        describe(job),
         `${field(job, "pages_done") || 0}/${field(job, "page_count") || "?"}`,
         created ? new Date(created).toLocaleString() : "",
       ];
@@ -517,6 +821,8 @@ async function refreshJobs() {
 // ---- helpers ---------------------------------------------------------------------------------
 
 function showError(selector, error) {
+  // Refused for want of a token: whatever the config said, offer the box.
+  if (error instanceof ApiError && error.status === 401) $("#token-form").hidden = false;
   const element = $(selector);
   element.hidden = !error;
   element.textContent = error ? error.message || String(error) : "";
@@ -524,7 +830,9 @@ function showError(selector, error) {
 
 function setUp() {
   setUpToken();
+  setUpAuth();
   setUpUpload();
+  setUpZoom();
   $("#cancel-button").addEventListener("click", cancelJob);
   $("#refresh-jobs").addEventListener("click", refreshJobs);
   for (const button of document.querySelectorAll("#downloads button")) {
@@ -539,6 +847,7 @@ function setUp() {
     renderPage().catch((error) => showError("#job-error", error));
   });
   refreshJobs();
+  reopenJob();
 }
 
 setUp();
