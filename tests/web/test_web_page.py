@@ -121,9 +121,14 @@ CANVAS_INK = """() => {
 }"""
 
 
-def notes_on_page(ir: dict[str, Any], page: int) -> int:
+def notes_on_page(ir: dict[str, Any], page: int, below: float = 2.0) -> int:
+    """How many of the IR's notes are on a page (with a confidence below `below`)."""
     measures = {m.get("index", 0) for m in ir.get("measures", []) if m.get("page_index", 0) == page}
-    return sum(1 for note in ir.get("notes", []) if note.get("measure_index", 0) in measures)
+    return sum(
+        1
+        for note in ir.get("notes", [])
+        if note.get("measure_index", 0) in measures and note.get("confidence", 1.0) < below
+    )
 
 
 @pytest.fixture(params=["omr-double", "model"])
@@ -196,6 +201,10 @@ def test_upload_watch_compare_and_download(
         assert expected > 0, f"the recogniser found no notes on page {index + 1}"
         assert page.locator("#score svg").count() >= 1
         assert page.locator("#score g.note").count() == expected
+        # The notes read with low confidence, and only those, are marked.
+        doubtful = notes_on_page(ir, index, below=0.5)
+        assert page.locator("#score g.note.low-confidence").count() == doubtful
+        assert page.is_visible("#confidence-key") == (doubtful > 0)
 
     # Downloads are the gateway's exports, byte for byte.
     for fmt, suffix in (("musicxml", ".musicxml"), ("midi", ".mid"), ("json", ".json")):

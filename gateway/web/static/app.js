@@ -610,7 +610,7 @@ async function renderScore(page) {
   holder.dataset.measures = range || "";
   holder.dataset.lowConfidence = String(holder.querySelectorAll("g.note.low-confidence").length);
   holder.dataset.shown = key;
-  $("#confidence-key").hidden = !marked.length;
+  $("#confidence-key").hidden = !holder.querySelector("g.note.low-confidence"); // this page's, not the score's
   $("#score-source").textContent = source === "page" ? "(this page alone, until the whole score is ready)" : "";
   return source;
 }
@@ -664,6 +664,7 @@ function rational(value) {
 // The MusicXML with the IR's low-confidence notes coloured (Verovio draws a note's `color`) and
 // given ids, and the ids Verovio will give their SVG elements.
 function markLowConfidence(musicxml, ir) {
+  // An absent confidence (0 in the IR, omitted from its JSON) means "not given", not "doubtful".
   const low = (ir.notes || []).filter((n) => Number(field(n, "confidence") ?? 1) < LOW_CONFIDENCE);
   if (!low.length) return { musicxml, marked: [] };
   const doc = new DOMParser().parseFromString(musicxml, "application/xml");
