@@ -31,7 +31,6 @@ import pypdfium2.raw as pdfium_c
 from omr_server.errors import OmrError, invalid, over_limit
 from omr_server.pages.rasterise import rasterise_page
 from omr_server.pages.validate import PageSelection, PdfLimits, check_pixel_budget, open_pdf, select_pages
-from omr_server.staves.detect import detect_layout
 from omr_server.staves.layout import PageLayout
 from recognition.crop import crop_staff
 
@@ -180,6 +179,8 @@ class _Document:
             image = rasterise_page(self.document, page_index, dpi)
         except (pdfium.PdfiumError, ValueError) as error:  # PDFium parsed the file, not this page
             raise invalid("PDF_PAGE_UNREADABLE", f"page {page_index} cannot be drawn: {error}") from None
+        from omr_server.staves.detect import detect_layout  # preloaded by the forkserver; see _make_context
+
         layout = detect_layout(image)
         staves = layout.staves
         if len(staves) > self.limits.max_staves_per_page:
@@ -276,8 +277,10 @@ def _start_without_main(process: multiprocessing.process.BaseProcess) -> None:
 def _make_context() -> Any:
     # A forkserver, not fork: the server has gRPC and onnxruntime threads that a fork would copy
     # mid-flight. The forkserver imports this module once, so each child starts in milliseconds.
+    # Staff detection (scipy.signal, ~1.5 s to import) is preloaded here but not imported by
+    # this module, so the server and `etude transcribe` only pay for it in the forkserver.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload([__name__, "omr_server.staves.detect"])
     return context
 
 
