@@ -566,6 +566,7 @@ async function renderScore(page) {
   if (score) {
     range = measureRange(score.ir, page);
   } else if ($("#pages").children[page]?.classList.contains("done")) {
+    if (!holder.dataset.shown.startsWith(`${id}:${page}:`)) holder.replaceChildren(note("Page read; drawing its score…"));
     try {
       score = await pageScore(page);
       source = "page";
