@@ -22,11 +22,15 @@ The reasons, by kind (the settings named are OmrSettings fields):
 - InvalidInput: EMPTY_INPUT, NOT_A_PDF, PDF_TRUNCATED, PDF_CORRUPT (unparsable, or a damaged
   page tree), PDF_ENCRYPTED, PDF_NO_PAGES, PDF_BAD_PAGE_SIZE, PDF_PAGE_UNREADABLE, BAD_DPI,
   FIRST_PAGE_OUT_OF_RANGE, BAD_PAGE_LIMIT, OBJECT_SCHEME_UNSUPPORTED, OBJECT_READS_DISABLED,
-  OBJECT_OUTSIDE_ROOT, OBJECT_SHA256_MISMATCH.
+  OBJECT_OUTSIDE_ROOT, OBJECT_SHA256_MISMATCH; for images (pages/images.py):
+  UNSUPPORTED_MEDIA_TYPE, NOT_AN_IMAGE (not PNG, JPEG, TIFF or WebP), IMAGE_CORRUPT (truncated
+  or damaged data).
 - LimitExceeded: PDF_TOO_LARGE (max_pdf_bytes), TOO_MANY_PAGES (max_pages), PAGE_TOO_LARGE
-  (max_page_pixels), IMAGE_TOO_LARGE (max_image_pixels), TOO_MANY_STAVES (max_staves_per_page),
-  PDF_OPEN_TIMEOUT and PAGE_RENDER_TIMEOUT (max_page_seconds), PDF_OPEN_ABORTED,
-  PAGE_RENDER_ABORTED and PAGE_TOO_COSTLY (max_page_memory_mb, or PDFium crashed).
+  (max_page_pixels), IMAGE_TOO_LARGE (max_image_pixels: an embedded or uploaded image, a
+  decompression bomb), TOO_MANY_STAVES (max_staves_per_page), INPUT_TOO_LARGE (image files over
+  max_pdf_bytes), PDF_OPEN_TIMEOUT, IMAGE_OPEN_TIMEOUT and PAGE_RENDER_TIMEOUT
+  (max_page_seconds), PDF_OPEN_ABORTED, IMAGE_OPEN_ABORTED, PAGE_RENDER_ABORTED and
+  PAGE_TOO_COSTLY (max_page_memory_mb, or PDFium or an image decoder crashed).
 - Busy: TOO_MANY_REQUESTS (max_concurrent_requests), INFERENCE_QUEUE_FULL (max_queued_staves).
 - NotReady: NOT_READY. NotFound: OBJECT_NOT_FOUND. The base class: INTERNAL (a bug, logged).
 

@@ -1,4 +1,4 @@
-"""The document pipeline: PDF bytes → header, one PageFragment per page (in page order, each as
+"""The document pipeline: PDF bytes or image files → header, one PageFragment per page (in page order, each as
 soon as it is ready), summary. Shared by the gRPC service and `etude transcribe`.
 
 Stages per page: rasterise and find staves (in the request's PDF worker process, which is killed
@@ -27,6 +27,7 @@ from omr_server import metrics
 from omr_server.batching import DynamicBatcher
 from omr_server.fragment.build import TokenReading, build_fragment
 from omr_server.fragment.context import ReadingContext
+from omr_server.pages.media import PDF_MEDIA_TYPE, document_kind
 from omr_server.pages.validate import PageSelection, PdfLimits, check_dpi, sha256_hex
 from omr_server.pages.worker import PdfWorker, WorkerLimits
 from omr_server.settings import OmrSettings
@@ -51,11 +52,28 @@ class Recognizer(Protocol):
 
 @dataclass(frozen=True)
 class DocumentRequest:
-    pdf: bytes
+    pdf: bytes  # a PDF, or one image file (media_type says which; b"" when `images` is set)
     dpi: int = 0  # 0: the server default
     first_page: int = 0
     page_limit: int = 0  # 0: every page from first_page
     file_name: str = ""
+    media_type: str = ""  # "", application/pdf or image/*: see omr_service.proto
+    images: tuple[bytes, ...] = ()  # several image files as the pages of one document
+
+    @property
+    def is_image(self) -> bool:
+        """Whether the document is images (InvalidInput for a media type not read here)."""
+        return bool(self.images) or document_kind(self.media_type, self.pdf) == "image"
+
+    @property
+    def image_files(self) -> tuple[bytes, ...]:
+        return self.images or (self.pdf,)
+
+    def sha256(self) -> str:
+        """Of the bytes; of several image files, of their digests in order (omr_service.proto)."""
+        if not self.images:
+            return sha256_hex(self.pdf)
+        return sha256_hex("".join(sha256_hex(data) for data in self.images).encode())
 
 
 @dataclass
@@ -63,6 +81,29 @@ class _PageWork:
     layout: PageLayout
     readings: Sequence[TokenReading]
     started: float
+    curved: tuple[tuple[int, float], ...] = ()
+
+
+def warn_curved(fragment: score_pb2.PageFragment, curved: Sequence[tuple[int, float]]) -> None:
+    """One page warning naming the staves whose lines bend too much to be read reliably."""
+    if not curved:
+        return
+    staves = ", ".join(f"{index + 1} ({bow:.1f})" for index, bow in curved)
+    fragment.warnings.add(
+        code=score_pb2.WARNING_CODE_CURVED_STAFF,
+        message=(
+            f"staff lines are too curved to read reliably on {len(curved)} of {fragment.staff_count} "
+            f"staves (staff, bend in staff spaces: {staves}); flatten the page or scan it"
+        ),
+        page_index=fragment.page_index,
+    )
+
+
+async def open_document(worker: PdfWorker, request: DocumentRequest, dpi: int) -> PageSelection:
+    """Open `request`'s PDF or images in `worker` and check the pages selected."""
+    if request.is_image:
+        return await worker.open_images(request.image_files, request.first_page, request.page_limit, dpi)
+    return await worker.open(request.pdf, request.first_page, request.page_limit, dpi)
 
 
 class OmrEngine:
@@ -123,7 +164,7 @@ class OmrEngine:
         check_dpi(dpi, low=self.settings.min_dpi, high=self.settings.max_dpi)
         worker = await self.new_worker()
         try:
-            return worker, await worker.open(request.pdf, request.first_page, request.page_limit, dpi)
+            return worker, await open_document(worker, request, dpi)
         except BaseException:
             worker.close()
             raise
@@ -156,10 +197,11 @@ class OmrEngine:
             page_count=selection.page_count,
             first_page=selection.first_page,
             pages_to_read=selection.count,
-            pdf_sha256=sha256_hex(request.pdf),
+            pdf_sha256=request.sha256(),
             dpi=dpi,
             model=self.model_info,
             service_version=SERVICE_VERSION,
+            media_type="image/*" if request.is_image else PDF_MEDIA_TYPE,
         )
 
     async def _pages(
@@ -188,6 +230,7 @@ class OmrEngine:
                 work = await (await started.get())
                 decode_started = time.perf_counter()
                 fragment, context = build_fragment(page_index, work.layout, work.readings, context)
+                warn_curved(fragment, work.curved)
                 metrics.DECODE_SECONDS.observe(time.perf_counter() - decode_started)
                 fragment.elapsed_seconds = time.perf_counter() - work.started
                 metrics.PAGE_SECONDS.observe(fragment.elapsed_seconds)
@@ -217,19 +260,19 @@ class OmrEngine:
             # Bars that do not fill the metre are re-read knowing the page's time signature.
             reread = self.recognizer.reread_page
             readings = await loop.run_in_executor(self._layout_pool, reread, crops, readings)
-        return _PageWork(layout, readings, started)
+        return _PageWork(layout, readings, started, page.curved)
 
 
 async def check_document(settings: OmrSettings, request: DocumentRequest) -> PageSelection:
     """Open and check `request` in a PDF worker of its own, without a model: `etude transcribe`
-    refuses a bad PDF before it spends seconds loading one."""
+    refuses a bad PDF or image before it spends seconds loading one."""
     dpi = request.dpi or settings.default_dpi
     check_dpi(dpi, low=settings.min_dpi, high=settings.max_dpi)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="omr-pdf-pipe")
     loop = asyncio.get_running_loop()
     worker = await loop.run_in_executor(pool, PdfWorker, worker_limits(settings), pool)
     try:
-        return await worker.open(request.pdf, request.first_page, request.page_limit, dpi)
+        return await open_document(worker, request, dpi)
     finally:
         worker.close()
         pool.shutdown(wait=False)

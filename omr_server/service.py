@@ -13,7 +13,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from omr_server import metrics
-from omr_server.errors import Busy, InvalidInput, LimitExceeded, NotFound, NotReady, OmrError, busy
+from omr_server.errors import Busy, InvalidInput, LimitExceeded, NotFound, NotReady, OmrError, busy, invalid
 from omr_server.objects import read_object
 from omr_server.pipeline import SERVICE_VERSION, DocumentRequest, OmrEngine
 from omr_server.settings import OmrSettings
@@ -150,7 +150,8 @@ class OmrServicer(omr_service_pb2_grpc.OmrServiceServicer):
         state.in_flight += 1
         metrics.IN_FLIGHT.inc()
         try:
-            if request.WhichOneof("source") == "object":
+            source = request.WhichOneof("source")
+            if source == "object":
                 pdf = read_object(request.object.uri, request.object.sha256, state.settings.file_root)
             else:
                 pdf = request.pdf_data
@@ -160,7 +161,11 @@ class OmrServicer(omr_service_pb2_grpc.OmrServiceServicer):
                 first_page=request.options.first_page,
                 page_limit=request.options.page_limit,
                 file_name=request.file_name,
+                media_type=request.media_type,
+                images=tuple(request.images.files),
             )
+            if source == "images" and not document.images:
+                raise invalid("EMPTY_INPUT", "the request's `images` holds no file", field="images")
             async for event in state.engine.run(document):
                 yield event
             metrics.REQUESTS.labels("OK").inc()

@@ -29,8 +29,11 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from omr_server.errors import OmrError, invalid, over_limit
+from omr_server.pages.images import ImageDocument, open_images, page_image
 from omr_server.pages.rasterise import rasterise_page
 from omr_server.pages.validate import PageSelection, PdfLimits, check_pixel_budget, open_pdf, select_pages
+from omr_server.staves.binarize import ink_mask
+from omr_server.staves.curvature import curved_staves
 from omr_server.staves.layout import PageLayout
 from recognition.crop import crop_staff
 
@@ -58,6 +61,8 @@ class LaidOutPage:
     layout: PageLayout
     crops: list[np.ndarray]
     shape: tuple[int, int]  # of the page image
+    # (staff index in reading order, bow in interlines) of staves too curved to read reliably.
+    curved: tuple[tuple[int, float], ...] = ()
 
 
 class PdfWorker:
@@ -88,6 +93,26 @@ class PdfWorker:
                 "PDF_OPEN_ABORTED",
                 "opening the PDF was stopped: it needed more than "
                 f"{self.limits.memory_bytes // _MIB} MiB or crashed the PDF renderer",
+            ),
+        )
+        assert isinstance(result, PageSelection)
+        return result
+
+    async def open_images(
+        self, files: tuple[bytes, ...], first_page: int, page_limit: int, dpi: int
+    ) -> PageSelection:
+        """Parse the image files and check every selected page (size, pixel budget, full decode)."""
+        result = await self._call(
+            "open_images",
+            (files, first_page, page_limit, dpi),
+            lambda: over_limit(
+                "IMAGE_OPEN_TIMEOUT",
+                f"the images took more than {self.limits.step_seconds:g} s to open and check",
+            ),
+            lambda: over_limit(
+                "IMAGE_OPEN_ABORTED",
+                "opening the images was stopped: it needed more than "
+                f"{self.limits.memory_bytes // _MIB} MiB or crashed the image decoder",
             ),
         )
         assert isinstance(result, PageSelection)
@@ -165,6 +190,15 @@ class _Document:
     def __init__(self, limits: WorkerLimits) -> None:
         self.limits = limits
         self.document: pdfium.PdfDocument | None = None
+        self.images: ImageDocument | None = None
+
+    def open_images(
+        self, files: tuple[bytes, ...], first_page: int, page_limit: int, dpi: int
+    ) -> PageSelection:
+        self.images, selection = open_images(
+            files, first_page, page_limit, dpi, self.limits.pdf, self.limits.max_image_pixels
+        )
+        return selection
 
     def open(self, pdf: bytes, first_page: int, page_limit: int, dpi: int) -> PageSelection:
         self.document = open_pdf(pdf, self.limits.pdf)
@@ -173,12 +207,7 @@ class _Document:
         return selection
 
     def lay_out(self, page_index: int, dpi: int, crop_height: int) -> LaidOutPage:
-        assert self.document is not None, "open first"
-        self._check_images(page_index)
-        try:
-            image = rasterise_page(self.document, page_index, dpi)
-        except (pdfium.PdfiumError, ValueError) as error:  # PDFium parsed the file, not this page
-            raise invalid("PDF_PAGE_UNREADABLE", f"page {page_index} cannot be drawn: {error}") from None
+        image = self._page_image(page_index, dpi)
         from omr_server.staves.detect import detect_layout  # preloaded by the forkserver; see _make_context
 
         layout = detect_layout(image)
@@ -195,9 +224,24 @@ class _Document:
         crops = [
             crop_staff(layout.image, s.top, s.bottom, s.left_x, s.right_x, height=crop_height) for s in staves
         ]
+        curved = curved_staves(ink_mask(layout.image), staves, layout.metrics) if staves else []
         # Only the shape of the page goes back; the parent rebuilds a stand-in of it.
         height, width = layout.image.shape
-        return LaidOutPage(replace(layout, image=np.zeros((0, 0), np.uint8)), crops, (height, width))
+        blank = replace(layout, image=np.zeros((0, 0), np.uint8))
+        return LaidOutPage(blank, crops, (height, width), tuple(curved))
+
+    def _page_image(self, page_index: int, dpi: int) -> np.ndarray:
+        if self.images is not None:
+            limits = self.limits
+            return page_image(
+                self.images, page_index, dpi, limits.max_image_pixels, limits.pdf.max_page_pixels
+            )
+        assert self.document is not None, "open first"
+        self._check_images(page_index)
+        try:
+            return rasterise_page(self.document, page_index, dpi)
+        except (pdfium.PdfiumError, ValueError) as error:  # PDFium parsed the file, not this page
+            raise invalid("PDF_PAGE_UNREADABLE", f"page {page_index} cannot be drawn: {error}") from None
 
     def _check_images(self, page_index: int) -> None:
         """Refuse a page whose embedded image would decode to more than the budget of pixels."""

@@ -37,6 +37,8 @@ class _WarningCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WarningCo
     """Staves of one system disagree on their measure count; measures were aligned best-effort."""
     WARNING_CODE_MEASURE_DURATION: _WarningCode.ValueType  # 4
     """A measure's contents do not fill (or overfill) its time signature."""
+    WARNING_CODE_CURVED_STAFF: _WarningCode.ValueType  # 5
+    """A staff's lines bend too much along its width to be read reliably (a photo of a curled page)."""
 
 class WarningCode(_WarningCode, metaclass=_WarningCodeEnumTypeWrapper): ...
 
@@ -49,6 +51,8 @@ WARNING_CODE_MEASURE_MISMATCH: WarningCode.ValueType  # 3
 """Staves of one system disagree on their measure count; measures were aligned best-effort."""
 WARNING_CODE_MEASURE_DURATION: WarningCode.ValueType  # 4
 """A measure's contents do not fill (or overfill) its time signature."""
+WARNING_CODE_CURVED_STAFF: WarningCode.ValueType  # 5
+"""A staff's lines bend too much along its width to be read reliably (a photo of a curled page)."""
 Global___WarningCode: _TypeAlias = WarningCode  # noqa: Y015
 
 @_typing.final

@@ -45,6 +45,30 @@ class ObjectReference(_message.Message):
 Global___ObjectReference: _TypeAlias = ObjectReference  # noqa: Y015
 
 @_typing.final
+class ImageFiles(_message.Message):
+    """Image files read as the pages of one document, in order: each a PNG, JPEG, TIFF (every frame
+    a page) or WebP.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def files(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
+    def __init__(
+        self,
+        *,
+        files: _abc.Iterable[_builtins.bytes] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["files", b"files"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImageFiles: _TypeAlias = ImageFiles  # noqa: Y015
+
+@_typing.final
 class RecognitionOptions(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -52,7 +76,10 @@ class RecognitionOptions(_message.Message):
     FIRST_PAGE_FIELD_NUMBER: _builtins.int
     PAGE_LIMIT_FIELD_NUMBER: _builtins.int
     dpi: _builtins.int
-    """Rasterisation resolution; 0 means the server default (300)."""
+    """Rasterisation resolution; 0 means the server default (300). An image is resampled to it from
+    the dpi it states; one that states none is resampled so that its staves have the size a
+    7 mm staff has at 300 dpi (a staff space of 21 px at 300 dpi), measured on the page.
+    """
     first_page: _builtins.int
     """0-based index of the first page to read."""
     page_limit: _builtins.int
@@ -78,13 +105,26 @@ class RecognizeDocumentRequest(_message.Message):
 
     PDF_DATA_FIELD_NUMBER: _builtins.int
     OBJECT_FIELD_NUMBER: _builtins.int
+    IMAGES_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
     FILE_NAME_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
     pdf_data: _builtins.bytes
+    """The document's bytes: a PDF, or one image file when media_type says so."""
     file_name: _builtins.str
     """Used for provenance only."""
+    media_type: _builtins.str
+    """What the source holds: "application/pdf", "image/png", "image/jpeg", "image/tiff",
+    "image/webp" (any image/* is decoded by its content). Empty, or application/octet-stream:
+    told by the content (a PNG, JPEG, TIFF or WebP signature is an image, anything else a PDF).
+    `images` are always images.
+    """
     @_builtins.property
     def object(self) -> Global___ObjectReference: ...
+    @_builtins.property
+    def images(self) -> Global___ImageFiles:
+        """Several image files as the pages of one document."""
+
     @_builtins.property
     def options(self) -> Global___RecognitionOptions: ...
     def __init__(
@@ -92,14 +132,16 @@ class RecognizeDocumentRequest(_message.Message):
         *,
         pdf_data: _builtins.bytes = ...,
         object: Global___ObjectReference | None = ...,
+        images: Global___ImageFiles | None = ...,
         options: Global___RecognitionOptions | None = ...,
         file_name: _builtins.str = ...,
+        media_type: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["object", b"object", "options", b"options", "pdf_data", b"pdf_data", "source", b"source"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["images", b"images", "object", b"object", "options", b"options", "pdf_data", b"pdf_data", "source", b"source"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["file_name", b"file_name", "object", b"object", "options", b"options", "pdf_data", b"pdf_data", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["file_name", b"file_name", "images", b"images", "media_type", b"media_type", "object", b"object", "options", b"options", "pdf_data", b"pdf_data", "source", b"source"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["pdf_data", "object"]  # noqa: Y015
+    _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["pdf_data", "object", "images"]  # noqa: Y015
     _WhichOneofArgType_source: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
 
@@ -116,14 +158,18 @@ class DocumentHeader(_message.Message):
     DPI_FIELD_NUMBER: _builtins.int
     MODEL_FIELD_NUMBER: _builtins.int
     SERVICE_VERSION_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
     page_count: _builtins.int
     """Pages in the document."""
     first_page: _builtins.int
     """Pages this request will read: [first_page, first_page + pages_to_read)."""
     pages_to_read: _builtins.int
     pdf_sha256: _builtins.str
+    """sha256 of the source bytes; of several image files, of their sha256 digests in order."""
     dpi: _builtins.int
     service_version: _builtins.str
+    media_type: _builtins.str
+    """What was read: "application/pdf" or "image/*"."""
     @_builtins.property
     def model(self) -> _score_pb2.ModelInfo: ...
     def __init__(
@@ -136,10 +182,11 @@ class DocumentHeader(_message.Message):
         dpi: _builtins.int = ...,
         model: _score_pb2.ModelInfo | None = ...,
         service_version: _builtins.str = ...,
+        media_type: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dpi", b"dpi", "first_page", b"first_page", "model", b"model", "page_count", b"page_count", "pages_to_read", b"pages_to_read", "pdf_sha256", b"pdf_sha256", "service_version", b"service_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dpi", b"dpi", "first_page", b"first_page", "media_type", b"media_type", "model", b"model", "page_count", b"page_count", "pages_to_read", b"pages_to_read", "pdf_sha256", b"pdf_sha256", "service_version", b"service_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class OmrServiceStub:
-    """The perception service: reads a PDF and streams one IR fragment per page.
+    """The perception service: reads a PDF or images of pages and streams one IR fragment per page.
     """
 
     def __init__(self, channel):
@@ -48,7 +48,7 @@ class OmrServiceStub:
 
 
 class OmrServiceServicer:
-    """The perception service: reads a PDF and streams one IR fragment per page.
+    """The perception service: reads a PDF or images of pages and streams one IR fragment per page.
     """
 
     def RecognizeDocument(self, request, context):
@@ -89,7 +89,7 @@ def add_OmrServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class OmrService:
-    """The perception service: reads a PDF and streams one IR fragment per page.
+    """The perception service: reads a PDF or images of pages and streams one IR fragment per page.
     """
 
     @staticmethod

@@ -27,7 +27,7 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class OmrServiceStub:
-    """The perception service: reads a PDF and streams one IR fragment per page."""
+    """The perception service: reads a PDF or images of pages and streams one IR fragment per page."""
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -43,7 +43,7 @@ class OmrServiceStub:
 
 @_typing.type_check_only
 class OmrServiceAsyncStub(OmrServiceStub):
-    """The perception service: reads a PDF and streams one IR fragment per page."""
+    """The perception service: reads a PDF or images of pages and streams one IR fragment per page."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     RecognizeDocument: _aio.UnaryStreamMultiCallable[_omr_service_pb2.RecognizeDocumentRequest, _omr_service_pb2.RecognizeDocumentResponse]  # type: ignore[assignment]
@@ -55,7 +55,7 @@ class OmrServiceAsyncStub(OmrServiceStub):
     """The model and runtime this server uses."""
 
 class OmrServiceServicer(metaclass=_abc_1.ABCMeta):
-    """The perception service: reads a PDF and streams one IR fragment per page."""
+    """The perception service: reads a PDF or images of pages and streams one IR fragment per page."""
 
     @_abc_1.abstractmethod
     def RecognizeDocument(
