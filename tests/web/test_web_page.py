@@ -357,6 +357,7 @@ def test_pages_appear_as_they_are_read_and_the_job_survives_a_reload(
     assert zoomed > width * 1.4, (width, zoomed)
     assert page.inner_text('.zoom[data-pane="score"] output') == "150%"
     assert page.inner_text('.zoom[data-pane="original"] output') == "100%"
+    page.screenshot(path=str(screenshot_dir / "web-live-zoomed.png"), full_page=True)
 
     page.wait_for_selector('#job-state[data-state="OMR_COMPLETED"]', timeout=60_000)
     assert page.inner_text("#job-state") == "done"
