@@ -1,8 +1,11 @@
-"""`etude bench omr|gateway`: measure a service and print figures.
+"""`etude bench omr|gateway|cli`: measure a service and print figures.
 
 `etude bench omr` runs the in-process OMR pipeline (the same one the server streams from) over
 the bundled engraved PDF and over a real scan, and prints seconds per page, seconds per 10-staff
 page, pages/s, time to the first fragment, the mean inference batch size and peak RSS.
+`etude bench cli` runs `etude transcribe` on the bundled PDF as a person would (a new process
+each time) and prints when its first line and first page appear, its wall time, and that wall
+time over the recognition time (from the document header to the last page).
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     omr.add_argument("--dpi", type=int, default=300)
     omr.add_argument("--pages", type=int, default=0, help="read at most this many pages per PDF (0: all)")
     omr.add_argument("--model-dir", type=Path, default=None)
+    cli = targets.add_parser("cli", help="etude transcribe's start-up: first line, first page, wall time")
+    cli.add_argument("--pdf", type=Path, default=BUNDLED_PDF, help="PDF to read (default: the bundled one)")
+    cli.add_argument("--runs", type=int, default=3, help="runs to make; the medians are printed too")
+    cli.add_argument("--format", default="musicxml", help="output format (a suffix name: musicxml, mid …)")
     gateway = targets.add_parser("gateway", help="the gateway (jobs API) end to end")
     try:
         from gateway import bench as gateway_bench
@@ -48,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
         code: int = gateway_bench.run(args)
         return code
+    if args.target == "cli":
+        from etude_cli.bench_cli import bench_cli
+
+        return bench_cli(args.pdf, args.runs, args.format)
     import asyncio
 
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 COMMANDS: dict[str, str] = {
@@ -32,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module = importlib.import_module(f"etude_cli.{args.command}")
     code: int = module.run(args)
+    if argv is None and getattr(module, "EXIT_AT_ONCE", False):
+        # The program itself, and a command whose work is written: skip tearing down music21 and
+        # onnxruntime at interpreter exit (~0.6 s of a 3 s transcription).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code
 
 

@@ -1,32 +1,43 @@
 """`etude transcribe INPUT.pdf -o OUT`: recognise a PDF in-process and write the score.
 
 The output format follows the suffix of OUT (.musicxml/.xml, .mxl, .mid/.midi, .json, .pb).
-Progress goes to stderr, one line per page. Bad input or a missing model ends with a one-line
+Progress goes to stderr (etude_cli.progress: a bar on a terminal, a line per page otherwise).
+The model loads while the PDF is checked, and music21 is imported while the pages are read, so
+that neither waits for the other. Bad input or a missing model ends with a one-line
 error and a non-zero exit status (2 for bad input, 1 otherwise); nothing is written then.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from etude_cli.progress import Level, Reporter
+
 if TYPE_CHECKING:
     from etude.ir.v1 import score_pb2
 
+    from omr_server.pipeline import DocumentRequest, OmrEngine
+    from omr_server.settings import OmrSettings
+
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
+EXIT_AT_ONCE = True  # etude_cli.main: nothing is left to do once run() returns
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="the PDF to read")
     parser.add_argument("-o", "--output", type=Path, required=True, help="score file to write")
     parser.add_argument("--dpi", type=int, default=0, help="rasterisation resolution (default 300)")
-    parser.add_argument("--first-page", type=int, default=0, help="0-based index of the first page to read")
+    parser.add_argument("--first-page", type=int, default=1, help="number of the first page to read (from 1)")
     parser.add_argument("--pages", type=int, default=0, help="read at most this many pages (0: all)")
     parser.add_argument("--model-dir", type=Path, default=None, help="recognition model folder")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
+    loudness.add_argument("-v", "--verbose", action="store_true", help="every warning and step timing")
 
 
 def _fail(message: str, code: int) -> int:
@@ -34,21 +45,37 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def reporter_for(args: argparse.Namespace) -> Reporter:
+    level = Level.QUIET if args.quiet else Level.VERBOSE if args.verbose else Level.NORMAL
+    return Reporter(level)
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from omr_server.errors import InvalidInput, LimitExceeded, OmrError
-
     if not args.input.is_file():
         return _fail(f"{args.input}: no such file", EXIT_BAD_INPUT)
+    if args.first_page < 1:
+        return _fail(f"--first-page counts from 1, not {args.first_page}", EXIT_BAD_INPUT)
     try:
         from ir.export import format_for_path
 
         fmt = format_for_path(args.output)
     except ValueError as error:
         return _fail(str(error), EXIT_BAD_INPUT)
+    reporter = reporter_for(args)
+    reporter.loading(f"{args.input.name}: loading model …")  # before the heavy imports: seen at once
+    from omr_server.pages import forkserver
+
+    forkserver.start()  # loads PDFium and staff detection in its own process while we load the model
+
+    from omr_server.errors import InvalidInput, LimitExceeded, OmrError
+
     try:
-        score = asyncio.run(_transcribe(args))
+        try:
+            score = asyncio.run(_transcribe(args, reporter))
+        finally:
+            reporter.end_pages()  # the bar goes before an error line is printed
     except (InvalidInput, LimitExceeded) as error:  # the input's fault: asking again cannot help
         return _fail(f"{args.input}: {error.message} [{error.reason}]", EXIT_BAD_INPUT)
     except OmrError as error:
@@ -64,10 +91,9 @@ def run(args: argparse.Namespace) -> int:
     data, _ = export_score(score, fmt)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_bytes(data)
-    if not args.quiet:
-        print(
-            f"wrote {args.output} ({len(score.notes)} notes, {len(score.measures)} measures)", file=sys.stderr
-        )
+    reporter.detail(f"exported to {fmt}")
+    reporter.warnings(score)
+    reporter.line(f"wrote {args.output} ({len(score.notes)} notes, {len(score.measures)} measures)")
     return 0
 
 
@@ -75,44 +101,70 @@ class NoMusicError(Exception):
     pass
 
 
-async def _transcribe(args: argparse.Namespace) -> score_pb2.Score:
-    import time
+async def _transcribe(args: argparse.Namespace, reporter: Reporter | None = None) -> score_pb2.Score:
+    import threading
 
     from etude.omr.v1 import omr_service_pb2 as omr_pb2
 
     from ir.assemble import score_from_document
-    from omr_server.pipeline import DocumentRequest, OmrEngine, check_document
+    from ir.export import format_for_path, preload
+    from omr_server.pipeline import DocumentRequest
     from omr_server.settings import OmrSettings
 
+    reporter = reporter or reporter_for(args)
     overrides = {"model_dir": args.model_dir} if args.model_dir else {}
     settings = OmrSettings(metrics_port=None, **overrides)  # type: ignore[arg-type]
     pdf = args.input.read_bytes()
-    request = DocumentRequest(pdf, args.dpi, args.first_page, args.pages, args.input.name)
-    await check_document(settings, request)  # refuse a bad PDF before spending seconds on the model
-    engine = await OmrEngine.load(settings)
+    first_page = args.first_page - 1  # the pipeline counts pages from 0
+    request = DocumentRequest(pdf, args.dpi, first_page, args.pages, args.input.name)
+    # music21 takes ~1.5 s to import: done while the forkserver starts, not after the last page.
+    threading.Thread(target=preload, args=(format_for_path(args.output),), daemon=True).start()
+    engine = await _load_checking(settings, request, reporter)
     try:
         header = None
         fragments: list[score_pb2.PageFragment] = []
-        started = time.perf_counter()
         async for event in engine.run(request):
             kind = event.WhichOneof("event")
             if kind == "header":
                 header = event.header
-            elif kind == "page":
+                last = header.first_page + header.pages_to_read
+                reporter.detail(f"reading pages {header.first_page + 1}-{last} of {header.page_count}")
+                reporter.start_pages(args.input.name, header.pages_to_read)
+            elif kind == "page" and header is not None:
                 fragments.append(event.page)
-                if not args.quiet and header is not None:
-                    page = event.page
-                    print(
-                        f"page {len(fragments)}/{header.pages_to_read}: {page.staff_count} staves, "
-                        f"{len(page.notes)} notes ({time.perf_counter() - started:.1f} s)",
-                        file=sys.stderr,
-                    )
+                page = event.page
+                reporter.page(page.page_index + 1, last, page.staff_count, len(page.notes))
     finally:
+        reporter.end_pages()
         await engine.close()
     assert header is not None
     if not any(fragment.notes or fragment.rests for fragment in fragments):
         staves = sum(fragment.staff_count for fragment in fragments)
         found = f"the model read no note or rest on {staves} staves" if staves else "no staff found"
         raise NoMusicError(f"{args.input}: {found} ({len(fragments)} page(s)); nothing written")
-    options = omr_pb2.RecognitionOptions(dpi=args.dpi, first_page=args.first_page, page_limit=args.pages)
-    return score_from_document(fragments, header, options, file_name=args.input.name)
+    options = omr_pb2.RecognitionOptions(dpi=args.dpi, first_page=first_page, page_limit=args.pages)
+    score = score_from_document(fragments, header, options, file_name=args.input.name)
+    reporter.detail("score assembled")
+    return score
+
+
+async def _load_checking(settings: OmrSettings, request: DocumentRequest, reporter: Reporter) -> OmrEngine:
+    """The loaded engine, once the document has passed its checks. Both run at once (the check
+    starts the PDF forkserver, the model loads meanwhile); a bad document cancels the load."""
+    import asyncio
+
+    from omr_server.pipeline import OmrEngine, check_document
+
+    reporter.detail("pipeline imported")
+    loading = asyncio.ensure_future(OmrEngine.load(settings))
+    try:
+        await check_document(settings, request)
+        reporter.detail("document checked")
+        engine = await loading
+    except BaseException:
+        loading.cancel()
+        with contextlib.suppress(BaseException):
+            await (await loading).close()
+        raise
+    reporter.detail("model loaded and warmed up")
+    return engine

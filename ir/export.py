@@ -8,9 +8,31 @@ from pathlib import PurePath
 
 from etude.ir.v1 import score_pb2
 
-from ir.json_io import to_json_bytes
-from ir.midi import to_midi
-from ir.musicxml import to_musicxml, to_mxl
+
+# The writers are imported when first used: a command that only checks a file name's suffix
+# (etude transcribe, before its first line) does not load MusicXML, MIDI and JSON support.
+def to_musicxml(score: score_pb2.Score) -> bytes:
+    from ir.musicxml import to_musicxml as write
+
+    return write(score)
+
+
+def to_mxl(score: score_pb2.Score) -> bytes:
+    from ir.musicxml import to_mxl as write
+
+    return write(score)
+
+
+def to_midi(score: score_pb2.Score) -> bytes:
+    from ir.midi import to_midi as write
+
+    return write(score)
+
+
+def to_json_bytes(score: score_pb2.Score) -> bytes:
+    from ir.json_io import to_json_bytes as write
+
+    return write(score)
 
 
 @dataclass(frozen=True)
@@ -70,3 +92,12 @@ def format_for_path(path: str | PurePath) -> str:
             return export_format.name
     known = ", ".join(s for f in FORMATS.values() for s in f.suffixes)
     raise ValueError(f"cannot tell the score format of {str(path)!r} from its suffix; use one of {known}")
+
+
+def preload(fmt: str) -> None:
+    """Import what writing `fmt` needs (music21 for MusicXML: ~1.5 s), e.g. in a thread while the
+    pages are read, so that the export after the last page does not pay for it."""
+    if fmt in ("musicxml", "mxl"):
+        import music21.musicxml.m21ToXml  # noqa: F401
+
+        import ir.musicxml  # noqa: F401

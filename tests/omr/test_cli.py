@@ -80,4 +80,14 @@ def test_transcribe_writes_the_score(tmp_path: Path, suffix: str) -> None:
     result = _transcribe(str(source), "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert "page 1/1" in result.stderr
+    assert "loading model" not in result.stderr  # a --verbose line when stderr is not a terminal
+    assert "\x1b" not in result.stderr  # not a terminal: plain lines, no progress bar
     assert out.stat().st_size > 100
+
+
+def test_first_page_counts_from_one(tmp_path: Path) -> None:
+    source = tmp_path / "in.pdf"
+    source.write_bytes(piano_pdf(40))
+    result = _transcribe(str(source), "-o", str(tmp_path / "o.json"), "--first-page", "0")
+    assert result.returncode == 2
+    assert "counts from 1" in _one_line_error(result)
