@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class Case:
     build: Callable[[], bytes]
     expect: frozenset[str] | None = None
     fast: bool = False
+    media_type: str = ""  # RecognizeDocumentRequest.media_type: "" lets the server tell by content
 
 
 def _expect(*reasons: str) -> frozenset[str]:
@@ -160,6 +162,63 @@ def jpeg_bytes() -> bytes:
     out = io.BytesIO()
     Image.new("L", (64, 64), 200).save(out, format="JPEG")
     return out.getvalue()
+
+
+def png_claiming(width: int, height: int, *, bits: int = 1) -> bytes:
+    """A tiny PNG whose header declares width×height pixels: a decompression bomb."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, bits, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 4096))
+        + chunk(b"IEND", b"")
+    )
+
+
+def tiff_frames(frames: int, size: int = 32) -> bytes:
+    out = io.BytesIO()
+    pages = [Image.new("L", (size, size), 255) for _ in range(frames)]
+    pages[0].save(out, format="TIFF", save_all=True, append_images=pages[1:])
+    return out.getvalue()
+
+
+def image_cases() -> Iterator[Case]:
+    """Page images: bombs, truncations, wrong types; the same discipline as PDFs."""
+    png = png_bytes(600, 800)
+    yield Case("image_png_blank", lambda: png, _expect(OK), fast=True, media_type="image/png")
+    yield Case("image_png_sniffed", lambda: png, _expect(OK))
+    yield Case("image_jpeg_as_png", jpeg_bytes, _expect(OK), fast=True, media_type="image/png")
+    yield Case(
+        "image_bomb_100000_square",
+        lambda: png_claiming(100_000, 100_000),
+        _expect("IMAGE_TOO_LARGE"),
+        fast=True,
+    )
+    yield Case("image_bomb_12000_square", lambda: png_claiming(12_000, 12_000), _expect("IMAGE_TOO_LARGE"))
+    yield Case(
+        "image_zero_size", lambda: png_claiming(0, 0), _expect("IMAGE_CORRUPT", "NOT_AN_IMAGE"), fast=True
+    )
+    yield Case("image_text_as_png", lambda: b"hello\n" * 100, _expect("NOT_AN_IMAGE"), media_type="image/png")
+    yield Case(
+        "image_gif", lambda: b"GIF89a" + bytes(100), _expect("UNSUPPORTED_MEDIA_TYPE"), media_type="image/gif"
+    )
+    yield Case("image_tiff_300_frames", lambda: tiff_frames(300), _expect("TOO_MANY_PAGES"), fast=True)
+    for keep in (0.1, 0.5, 0.9):
+        yield Case(
+            f"image_png_truncated_{keep}",
+            partial(truncated, png, keep),
+            _expect("IMAGE_CORRUPT"),
+            fast=keep == 0.5,
+            media_type="image/png",
+        )
+    for seed in range(20):
+        yield Case(
+            f"image_flip_{seed}", partial(flipped, png, seed, 1 + seed % 5), None, media_type="image/png"
+        )
 
 
 def embedded_jpeg_pdf(data: bytes, width: int = 64, height: int = 64) -> bytes:
@@ -305,8 +364,9 @@ def cases() -> Iterator[Case]:
     yield Case("javascript_open_action", javascript_pdf, _expect(OK), fast=True)
     # Wrong types and wrong files.
     yield Case("empty", lambda: b"", _expect("EMPTY_INPUT"), fast=True)
-    yield Case("png_not_pdf", png_bytes, _expect("NOT_A_PDF"), fast=True)
-    yield Case("jpeg_not_pdf", jpeg_bytes, _expect("NOT_A_PDF"))
+    yield Case("png_not_pdf", png_bytes, _expect("NOT_A_PDF"), fast=True, media_type="application/pdf")
+    yield Case("jpeg_not_pdf", jpeg_bytes, _expect("NOT_A_PDF"), media_type="application/pdf")
+    yield from image_cases()
     yield Case("text_not_pdf", lambda: b"hello\n" * 100, _expect("NOT_A_PDF"))
     yield Case("header_only", lambda: b"%PDF-1.7\n%%EOF\n", _CORRUPT, fast=True)
     yield Case(

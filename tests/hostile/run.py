@@ -70,10 +70,14 @@ def _reason(error: grpc.aio.AioRpcError) -> str:
     return ""
 
 
-async def recognize(channel: grpc.aio.Channel, pdf: bytes, timeout: float) -> tuple[str, str, str]:
+async def recognize(
+    channel: grpc.aio.Channel, pdf: bytes, timeout: float, media_type: str = ""
+) -> tuple[str, str, str]:
     """(code, reason, message) of one RecognizeDocument call read to its end."""
     stub = omr_service_pb2_grpc.OmrServiceStub(channel)
-    request = omr_service_pb2.RecognizeDocumentRequest(pdf_data=pdf, file_name="hostile.pdf")
+    request = omr_service_pb2.RecognizeDocumentRequest(
+        pdf_data=pdf, file_name="hostile.pdf", media_type=media_type
+    )
     try:
         async for _ in stub.RecognizeDocument(request, timeout=timeout):
             pass
@@ -96,7 +100,7 @@ async def check_case(channel: grpc.aio.Channel, case: Case) -> Outcome:
     started = time.perf_counter()
     # A health check in the middle of the case, too: the event loop must never wait on PDFium.
     health_during = asyncio.create_task(_health_after(channel, 0.3))
-    code, reason, message = await recognize(channel, pdf, CASE_SECONDS + 15)
+    code, reason, message = await recognize(channel, pdf, CASE_SECONDS + 15, case.media_type)
     seconds = time.perf_counter() - started
     during = await health_during
     after = await healthy(channel)
