@@ -14,6 +14,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from gateway import media
 from gateway.api.watch import watch_job
 from gateway.core import GatewayCore
 from gateway.errors import GatewayError, InvalidArgumentError, TooLargeError, UnavailableError
@@ -110,6 +111,14 @@ class JobService(jobs_grpc.JobServiceServicer):
         if metadata is None:
             raise InvalidArgumentError(
                 "no metadata and no PDF were sent", reason="NO_METADATA", field="metadata"
+            )
+        declared = media.declared_type(metadata.media_type)
+        if declared and declared not in media.UPLOAD_TYPES:
+            raise InvalidArgumentError(
+                f"media_type {metadata.media_type!r} is not read here; send application/pdf or "
+                + ", ".join(media.IMAGE_TYPES),
+                reason="UNSUPPORTED_MEDIA_TYPE",
+                field="metadata.media_type",
             )
         if metadata.HasField("object"):
             view = await self.core.repo.create_from_object(

@@ -28,6 +28,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from gateway import media
 from gateway.api.job_files import job_pdf, page_number, page_score
 from gateway.api.multipart import Rfc5987MultiPartParser
 from gateway.api.openapi import openapi_document
@@ -43,7 +44,6 @@ from storage.objects import ObjectStoreUnavailableError
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
-PDF_TYPES = {"application/pdf", "application/octet-stream"}
 # Room for multipart boundaries and form fields around the PDF itself.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -109,20 +109,23 @@ class RestApi:
                 raise InvalidArgumentError(
                     "multipart upload without a `file` part", reason="NO_FILE", field="file"
                 )
-            part_type = (upload.content_type or "application/pdf").split(";")[0].strip().lower()
-            if part_type not in PDF_TYPES:
+            part_type = media.declared_type(upload.content_type or "application/pdf")
+            if part_type not in media.UPLOAD_TYPES:
                 raise UnsupportedMediaTypeError(
-                    f"the file part is {part_type}, not application/pdf", reason="NOT_A_PDF", field="file"
+                    f"the file part is {part_type}, not application/pdf or a PNG, JPEG, TIFF or WebP image",
+                    reason="NOT_A_PDF",
+                    field="file",
                 )
             pdf = await upload.read(limit + 1)
             file_name = str(form.get("file_name") or upload.filename or "")
             params = {**dict(request.query_params), **{k: v for k, v in form.items() if isinstance(v, str)}}
-        elif content_type in PDF_TYPES:
+        elif content_type in media.UPLOAD_TYPES:
             pdf = await self._read_body(request, limit)
             file_name = request.query_params.get("file_name", "")
         else:
             raise UnsupportedMediaTypeError(
-                f"send the PDF as application/pdf or multipart/form-data, not {content_type or 'nothing'}",
+                "send the PDF as application/pdf, a page image as image/png, image/jpeg, image/tiff or "
+                f"image/webp, or either as multipart/form-data, not {content_type or 'nothing'}",
                 reason="UNSUPPORTED_MEDIA_TYPE",
             )
         if len(pdf) > limit:
@@ -236,7 +239,7 @@ class RestApi:
         job_id = request.path_params["job_id"]
         pdf = await job_pdf(self.core.engine, self.core.store, owner, job_id)
         headers = {"content-disposition": f'inline; filename="{job_id}.pdf"', "cache-control": "private"}
-        return Response(pdf, media_type="application/pdf", headers=headers)
+        return Response(pdf, media_type=media.sniff(pdf) or media.PDF, headers=headers)
 
     async def page_score(self, request: Request) -> Response:
         owner = self.owner(request)

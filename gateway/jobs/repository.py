@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway import media
 from gateway.errors import ConflictError, InvalidArgumentError, NotFoundError, TooLargeError
 from gateway.events import JobEvents
 from gateway.jobs.records import (
@@ -61,7 +62,8 @@ class JobView:
         return job_to_proto(self.row, self.transitions)
 
 
-def check_pdf(data: bytes, max_bytes: int) -> None:
+def check_pdf(data: bytes, max_bytes: int) -> str:
+    """The upload's media type (a PDF or a PNG, JPEG, TIFF or WebP image, told by content)."""
     if len(data) > max_bytes:
         raise TooLargeError(
             f"the PDF is {len(data)} bytes; this gateway accepts at most {max_bytes}",
@@ -70,11 +72,14 @@ def check_pdf(data: bytes, max_bytes: int) -> None:
         )
     if not data:
         raise InvalidArgumentError("no PDF was sent", reason="EMPTY_PDF", field="pdf")
-    # PDF readers accept a header anywhere in the first 1024 bytes.
-    if b"%PDF-" not in data[:1024]:
+    media_type = media.sniff(data)
+    if media_type is None:
         raise InvalidArgumentError(
-            "the upload is not a PDF (no %PDF- header)", reason="NOT_A_PDF", field="pdf"
+            "the upload is not a PDF (no %PDF- header) nor a PNG, JPEG, TIFF or WebP image",
+            reason="NOT_A_PDF",
+            field="pdf",
         )
+    return media_type
 
 
 class JobRepository:
@@ -102,8 +107,10 @@ class JobRepository:
         check_idempotency_key(idempotency_key)
         if idempotency_key and (existing := await self._by_idempotency_key(owner, idempotency_key)):
             return self._replay(existing, pdf)
-        check_pdf(pdf, self.max_pdf_bytes)
-        blob = await put_blob(self.store, "pdf", pdf, "application/pdf", ".pdf")
+        media_type = check_pdf(pdf, self.max_pdf_bytes)
+        # Images are kept beside PDFs under the same content-addressed key; the OMR server tells
+        # them apart by their bytes.
+        blob = await put_blob(self.store, "pdf", pdf, media_type, ".pdf")
         now = utcnow()
         job_id = new_job_id()
         try:

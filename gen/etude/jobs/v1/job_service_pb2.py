@@ -27,49 +27,49 @@ from etude.omr.v1 import omr_service_pb2 as etude_dot_omr_dot_v1_dot_omr__servic
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x65tude/jobs/v1/job_service.proto\x12\retude.jobs.v1\x1a\x17\x65tude/ir/v1/score.proto\x1a\x1e\x65tude/omr/v1/omr_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x01\n\x0fStateTransition\x12+\n\nfrom_state\x18\x01 \x01(\x0e\x32\x17.etude.jobs.v1.JobState\x12)\n\x08to_state\x18\x02 \x01(\x0e\x32\x17.etude.jobs.v1.JobState\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xae\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x05state\x18\x02 \x01(\x0e\x32\x17.etude.jobs.v1.JobState\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x12\n\npdf_sha256\x18\x04 \x01(\t\x12\x10\n\x08pdf_size\x18\x05 \x01(\x03\x12\x31\n\x07options\x18\x06 \x01(\x0b\x32 .etude.omr.v1.RecognitionOptions\x12\x12\n\npage_count\x18\x07 \x01(\x05\x12\x12\n\npages_done\x18\x08 \x01(\x05\x12\x10\n\x08\x61ttempts\x18\t \x01(\x05\x12\r\n\x05\x65rror\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0btransitions\x18\r \x03(\x0b\x32\x1e.etude.jobs.v1.StateTransition\x12\x17\n\x0fidempotency_key\x18\x0e \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x0f \x01(\x08\"\xa1\x01\n\x11\x43reateJobMetadata\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x31\n\x07options\x18\x02 \x01(\x0b\x32 .etude.omr.v1.RecognitionOptions\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12-\n\x06object\x18\x04 \x01(\x0b\x32\x1d.etude.omr.v1.ObjectReference\"d\n\x10\x43reateJobRequest\x12\x34\n\x08metadata\x18\x01 \x01(\x0b\x32 .etude.jobs.v1.CreateJobMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"4\n\x11\x43reateJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.etude.jobs.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"1\n\x0eGetJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.etude.jobs.v1.Job\"`\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12&\n\x05state\x18\x03 \x01(\x0e\x32\x17.etude.jobs.v1.JobState\"M\n\x10ListJobsResponse\x12 \n\x04jobs\x18\x01 \x03(\x0b\x32\x12.etude.jobs.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"J\n\x0cPageProgress\x12\x12\n\npage_index\x18\x01 \x01(\x05\x12\x12\n\npages_done\x18\x02 \x01(\x05\x12\x12\n\npage_count\x18\x03 \x01(\x05\"\x9f\x01\n\x10WatchJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.etude.jobs.v1.Job\x12\x34\n\ntransition\x18\x02 \x01(\x0b\x32\x1e.etude.jobs.v1.StateTransitionH\x00\x12+\n\x04page\x18\x03 \x01(\x0b\x32\x1b.etude.jobs.v1.PageProgressH\x00\x42\x07\n\x05\x65vent\"2\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"4\n\x11\x43\x61ncelJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.etude.jobs.v1.Job\"M\n\x0fGetScoreRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12*\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1a.etude.jobs.v1.ScoreFormat\"\x88\x01\n\x10GetScoreResponse\x12*\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x1a.etude.jobs.v1.ScoreFormat\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12!\n\x05score\x18\x04 \x01(\x0b\x32\x12.etude.ir.v1.Score*\xaa\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x1c\n\x18JOB_STATE_OMR_PROCESSING\x10\x02\x12\x1b\n\x17JOB_STATE_OMR_COMPLETED\x10\x03\x12\x18\n\x14JOB_STATE_OMR_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05*\xa8\x01\n\x0bScoreFormat\x12\x1c\n\x18SCORE_FORMAT_UNSPECIFIED\x10\x00\x12\x19\n\x15SCORE_FORMAT_IR_PROTO\x10\x01\x12\x18\n\x14SCORE_FORMAT_IR_JSON\x10\x02\x12\x19\n\x15SCORE_FORMAT_MUSICXML\x10\x03\x12\x15\n\x11SCORE_FORMAT_MIDI\x10\x04\x12\x14\n\x10SCORE_FORMAT_MXL\x10\x05\x32\xde\x03\n\nJobService\x12P\n\tCreateJob\x12\x1f.etude.jobs.v1.CreateJobRequest\x1a .etude.jobs.v1.CreateJobResponse(\x01\x12\x45\n\x06GetJob\x12\x1c.etude.jobs.v1.GetJobRequest\x1a\x1d.etude.jobs.v1.GetJobResponse\x12K\n\x08ListJobs\x12\x1e.etude.jobs.v1.ListJobsRequest\x1a\x1f.etude.jobs.v1.ListJobsResponse\x12M\n\x08WatchJob\x12\x1e.etude.jobs.v1.WatchJobRequest\x1a\x1f.etude.jobs.v1.WatchJobResponse0\x01\x12N\n\tCancelJob\x12\x1f.etude.jobs.v1.CancelJobRequest\x1a .etude.jobs.v1.CancelJobResponse\x12K\n\x08GetScore\x12\x1e.etude.jobs.v1.GetScoreRequest\x1a\x1f.etude.jobs.v1.GetScoreResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x65tude/jobs/v1/job_service.proto\x12\retude.jobs.v1\x1a\x17\x65tude/ir/v1/score.proto\x1a\x1e\x65tude/omr/v1/omr_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x01\n\x0fStateTransition\x12+\n\nfrom_state\x18\x01 \x01(\x0e\x32\x17.etude.jobs.v1.JobState\x12)\n\x08to_state\x18\x02 \x01(\x0e\x32\x17.etude.jobs.v1.JobState\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xae\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x05state\x18\x02 \x01(\x0e\x32\x17.etude.jobs.v1.JobState\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x12\n\npdf_sha256\x18\x04 \x01(\t\x12\x10\n\x08pdf_size\x18\x05 \x01(\x03\x12\x31\n\x07options\x18\x06 \x01(\x0b\x32 .etude.omr.v1.RecognitionOptions\x12\x12\n\npage_count\x18\x07 \x01(\x05\x12\x12\n\npages_done\x18\x08 \x01(\x05\x12\x10\n\x08\x61ttempts\x18\t \x01(\x05\x12\r\n\x05\x65rror\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0btransitions\x18\r \x03(\x0b\x32\x1e.etude.jobs.v1.StateTransition\x12\x17\n\x0fidempotency_key\x18\x0e \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x0f \x01(\x08\"\xb5\x01\n\x11\x43reateJobMetadata\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x31\n\x07options\x18\x02 \x01(\x0b\x32 .etude.omr.v1.RecognitionOptions\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12-\n\x06object\x18\x04 \x01(\x0b\x32\x1d.etude.omr.v1.ObjectReference\x12\x12\n\nmedia_type\x18\x05 \x01(\t\"d\n\x10\x43reateJobRequest\x12\x34\n\x08metadata\x18\x01 \x01(\x0b\x32 .etude.jobs.v1.CreateJobMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"4\n\x11\x43reateJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.etude.jobs.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"1\n\x0eGetJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.etude.jobs.v1.Job\"`\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12&\n\x05state\x18\x03 \x01(\x0e\x32\x17.etude.jobs.v1.JobState\"M\n\x10ListJobsResponse\x12 \n\x04jobs\x18\x01 \x03(\x0b\x32\x12.etude.jobs.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"J\n\x0cPageProgress\x12\x12\n\npage_index\x18\x01 \x01(\x05\x12\x12\n\npages_done\x18\x02 \x01(\x05\x12\x12\n\npage_count\x18\x03 \x01(\x05\"\x9f\x01\n\x10WatchJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.etude.jobs.v1.Job\x12\x34\n\ntransition\x18\x02 \x01(\x0b\x32\x1e.etude.jobs.v1.StateTransitionH\x00\x12+\n\x04page\x18\x03 \x01(\x0b\x32\x1b.etude.jobs.v1.PageProgressH\x00\x42\x07\n\x05\x65vent\"2\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"4\n\x11\x43\x61ncelJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.etude.jobs.v1.Job\"M\n\x0fGetScoreRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12*\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1a.etude.jobs.v1.ScoreFormat\"\x88\x01\n\x10GetScoreResponse\x12*\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x1a.etude.jobs.v1.ScoreFormat\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12!\n\x05score\x18\x04 \x01(\x0b\x32\x12.etude.ir.v1.Score*\xaa\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x1c\n\x18JOB_STATE_OMR_PROCESSING\x10\x02\x12\x1b\n\x17JOB_STATE_OMR_COMPLETED\x10\x03\x12\x18\n\x14JOB_STATE_OMR_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05*\xa8\x01\n\x0bScoreFormat\x12\x1c\n\x18SCORE_FORMAT_UNSPECIFIED\x10\x00\x12\x19\n\x15SCORE_FORMAT_IR_PROTO\x10\x01\x12\x18\n\x14SCORE_FORMAT_IR_JSON\x10\x02\x12\x19\n\x15SCORE_FORMAT_MUSICXML\x10\x03\x12\x15\n\x11SCORE_FORMAT_MIDI\x10\x04\x12\x14\n\x10SCORE_FORMAT_MXL\x10\x05\x32\xde\x03\n\nJobService\x12P\n\tCreateJob\x12\x1f.etude.jobs.v1.CreateJobRequest\x1a .etude.jobs.v1.CreateJobResponse(\x01\x12\x45\n\x06GetJob\x12\x1c.etude.jobs.v1.GetJobRequest\x1a\x1d.etude.jobs.v1.GetJobResponse\x12K\n\x08ListJobs\x12\x1e.etude.jobs.v1.ListJobsRequest\x1a\x1f.etude.jobs.v1.ListJobsResponse\x12M\n\x08WatchJob\x12\x1e.etude.jobs.v1.WatchJobRequest\x1a\x1f.etude.jobs.v1.WatchJobResponse0\x01\x12N\n\tCancelJob\x12\x1f.etude.jobs.v1.CancelJobRequest\x1a .etude.jobs.v1.CancelJobResponse\x12K\n\x08GetScore\x12\x1e.etude.jobs.v1.GetScoreRequest\x1a\x1f.etude.jobs.v1.GetScoreResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'etude.jobs.v1.job_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATE']._serialized_start=1918
-  _globals['_JOBSTATE']._serialized_end=2088
-  _globals['_SCOREFORMAT']._serialized_start=2091
-  _globals['_SCOREFORMAT']._serialized_end=2259
+  _globals['_JOBSTATE']._serialized_start=1938
+  _globals['_JOBSTATE']._serialized_end=2108
+  _globals['_SCOREFORMAT']._serialized_start=2111
+  _globals['_SCOREFORMAT']._serialized_end=2279
   _globals['_STATETRANSITION']._serialized_start=141
   _globals['_STATETRANSITION']._serialized_end=304
   _globals['_JOB']._serialized_start=307
   _globals['_JOB']._serialized_end=737
   _globals['_CREATEJOBMETADATA']._serialized_start=740
-  _globals['_CREATEJOBMETADATA']._serialized_end=901
-  _globals['_CREATEJOBREQUEST']._serialized_start=903
-  _globals['_CREATEJOBREQUEST']._serialized_end=1003
-  _globals['_CREATEJOBRESPONSE']._serialized_start=1005
-  _globals['_CREATEJOBRESPONSE']._serialized_end=1057
-  _globals['_GETJOBREQUEST']._serialized_start=1059
-  _globals['_GETJOBREQUEST']._serialized_end=1090
-  _globals['_GETJOBRESPONSE']._serialized_start=1092
-  _globals['_GETJOBRESPONSE']._serialized_end=1141
-  _globals['_LISTJOBSREQUEST']._serialized_start=1143
-  _globals['_LISTJOBSREQUEST']._serialized_end=1239
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1241
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1318
-  _globals['_WATCHJOBREQUEST']._serialized_start=1320
-  _globals['_WATCHJOBREQUEST']._serialized_end=1353
-  _globals['_PAGEPROGRESS']._serialized_start=1355
-  _globals['_PAGEPROGRESS']._serialized_end=1429
-  _globals['_WATCHJOBRESPONSE']._serialized_start=1432
-  _globals['_WATCHJOBRESPONSE']._serialized_end=1591
-  _globals['_CANCELJOBREQUEST']._serialized_start=1593
-  _globals['_CANCELJOBREQUEST']._serialized_end=1643
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1645
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1697
-  _globals['_GETSCOREREQUEST']._serialized_start=1699
-  _globals['_GETSCOREREQUEST']._serialized_end=1776
-  _globals['_GETSCORERESPONSE']._serialized_start=1779
-  _globals['_GETSCORERESPONSE']._serialized_end=1915
-  _globals['_JOBSERVICE']._serialized_start=2262
-  _globals['_JOBSERVICE']._serialized_end=2740
+  _globals['_CREATEJOBMETADATA']._serialized_end=921
+  _globals['_CREATEJOBREQUEST']._serialized_start=923
+  _globals['_CREATEJOBREQUEST']._serialized_end=1023
+  _globals['_CREATEJOBRESPONSE']._serialized_start=1025
+  _globals['_CREATEJOBRESPONSE']._serialized_end=1077
+  _globals['_GETJOBREQUEST']._serialized_start=1079
+  _globals['_GETJOBREQUEST']._serialized_end=1110
+  _globals['_GETJOBRESPONSE']._serialized_start=1112
+  _globals['_GETJOBRESPONSE']._serialized_end=1161
+  _globals['_LISTJOBSREQUEST']._serialized_start=1163
+  _globals['_LISTJOBSREQUEST']._serialized_end=1259
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1261
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1338
+  _globals['_WATCHJOBREQUEST']._serialized_start=1340
+  _globals['_WATCHJOBREQUEST']._serialized_end=1373
+  _globals['_PAGEPROGRESS']._serialized_start=1375
+  _globals['_PAGEPROGRESS']._serialized_end=1449
+  _globals['_WATCHJOBRESPONSE']._serialized_start=1452
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1611
+  _globals['_CANCELJOBREQUEST']._serialized_start=1613
+  _globals['_CANCELJOBREQUEST']._serialized_end=1663
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1665
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1717
+  _globals['_GETSCOREREQUEST']._serialized_start=1719
+  _globals['_GETSCOREREQUEST']._serialized_end=1796
+  _globals['_GETSCORERESPONSE']._serialized_start=1799
+  _globals['_GETSCORERESPONSE']._serialized_end=1935
+  _globals['_JOBSERVICE']._serialized_start=2282
+  _globals['_JOBSERVICE']._serialized_end=2760
 # @@protoc_insertion_point(module_scope)

@@ -179,9 +179,15 @@ class CreateJobMetadata(_message.Message):
     OPTIONS_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     OBJECT_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
     file_name: _builtins.str
     idempotency_key: _builtins.str
     """A replay with the same key (by the same owner) returns the same job."""
+    media_type: _builtins.str
+    """What the chunks hold: "application/pdf" (or empty) for a PDF; "image/png", "image/jpeg",
+    "image/tiff" or "image/webp" for a page image (a TIFF's frames are pages). The content decides
+    between a PDF and an image; a type outside these is refused with UNSUPPORTED_MEDIA_TYPE.
+    """
     @_builtins.property
     def options(self) -> _omr_service_pb2.RecognitionOptions: ...
     @_builtins.property
@@ -195,10 +201,11 @@ class CreateJobMetadata(_message.Message):
         options: _omr_service_pb2.RecognitionOptions | None = ...,
         idempotency_key: _builtins.str = ...,
         object: _omr_service_pb2.ObjectReference | None = ...,
+        media_type: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["object", b"object", "options", b"options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["file_name", b"file_name", "idempotency_key", b"idempotency_key", "object", b"object", "options", b"options"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["file_name", b"file_name", "idempotency_key", b"idempotency_key", "media_type", b"media_type", "object", b"object", "options", b"options"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

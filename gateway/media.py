@@ -1,0 +1,33 @@
+"""What an upload is, by its first bytes: a PDF or a page image the OMR server reads.
+
+The gateway only routes and stores; the OMR server decodes (in a killable worker) and refuses a
+damaged file. Told by content, not by the declared type, so a JPEG sent as image/png is read.
+"""
+
+from __future__ import annotations
+
+PDF = "application/pdf"
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/tiff", "image/webp")
+# Declared types an upload may come with: the content then decides (see sniff()).
+UPLOAD_TYPES = frozenset({PDF, "application/octet-stream", "image/jpg", *IMAGE_TYPES})
+
+
+def sniff(data: bytes) -> str | None:
+    """The upload's media type, or None when it is neither a PDF nor a readable image."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image/tiff"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    # PDF readers accept a header anywhere in the first 1024 bytes.
+    if b"%PDF-" in data[:1024]:
+        return PDF
+    return None
+
+
+def declared_type(content_type: str) -> str:
+    """A Content-Type header's media type, lower case, without parameters."""
+    return content_type.split(";")[0].strip().lower()

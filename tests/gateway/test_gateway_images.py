@@ -1,0 +1,110 @@
+"""Page images through the gateway to the real OMR server (in-process, with the model): REST
+`image/*` bodies and multipart parts, gRPC CreateJob with the metadata's media type; the upload
+is stored as sent and served back with its own type. Skipped where no model is installed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from etude.jobs.v1 import job_service_pb2 as jobs_pb2
+from etude.jobs.v1 import job_service_pb2_grpc as jobs_grpc
+
+from gateway.jobs.records import JobState
+from gateway.server import GatewayHandle, start_gateway
+from tests.gateway.conftest import ALICE, gateway_settings, wait_until
+from tests.gateway.test_gateway_grpc import upload
+from tests.gateway.test_gateway_real_omr import _model_missing
+from tests.gateway.test_gateway_rest import assert_problem
+from tests.omr.images import encode
+from tests.omr.pdfs import piano_pages
+
+pytestmark = pytest.mark.skipif(_model_missing() is not None, reason=str(_model_missing()))
+REST_ALICE = {"authorization": "Bearer token-alice"}
+
+
+def _png() -> bytes:
+    return encode(piano_pages(60)[1].image, "PNG")
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[GatewayHandle]:
+    from omr_server.server import start_omr_server
+    from omr_server.settings import OmrSettings
+
+    omr = await start_omr_server(OmrSettings(port=0, metrics_port=None))
+    url = f"sqlite+aiosqlite:///{tmp_path / 'etude.db'}"
+    handle = await start_gateway(
+        gateway_settings(url, str(tmp_path / "objects"), omr.address, omr_deadline_seconds=300.0)
+    )
+    try:
+        yield handle
+    finally:
+        await handle.stop(grace=1)
+        await omr.stop(grace=1)
+
+
+async def _completed(gateway: GatewayHandle, job_id: str) -> Any:
+    async def ended() -> bool:
+        return bool((await gateway.core.repo.get("alice", job_id)).state.terminal)
+
+    await wait_until(ended, timeout=240, every=0.5)
+    return (await gateway.core.repo.get("alice", job_id)).to_proto()
+
+
+async def test_rest_image_uploads(gateway: GatewayHandle) -> None:
+    png = _png()
+    jpeg = encode(piano_pages(60)[1].image, "JPEG")
+    async with httpx.AsyncClient(base_url=gateway.http_url, timeout=60) as client:
+        created = await client.post(
+            "/v1/jobs", content=png, headers={**REST_ALICE, "content-type": "image/png"}
+        )
+        assert created.status_code == 201, created.text
+        job_id = created.json()["job"]["id"]
+        # A JPEG in a multipart part declared as PNG: the content decides.
+        form = await client.post(
+            "/v1/jobs", files={"file": ("page.png", jpeg, "image/png")}, headers=REST_ALICE
+        )
+        assert form.status_code == 201, form.text
+        job = await _completed(gateway, job_id)
+        assert job.state == JobState.OMR_COMPLETED.to_proto(), job.error
+        assert job.page_count == job.pages_done == 1
+        original = await client.get(f"/v1/jobs/{job_id}/pdf", headers=REST_ALICE)
+        assert original.headers["content-type"] == "image/png" and original.content == png
+        score = await client.get(f"/v1/jobs/{job_id}/score?format=musicxml", headers=REST_ALICE)
+        assert score.status_code == 200 and b"<score-partwise" in score.content[:500]
+        assert_problem(
+            await client.post(
+                "/v1/jobs", content=b"GIF89a", headers={**REST_ALICE, "content-type": "image/gif"}
+            ),
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        )
+        assert_problem(
+            await client.post(
+                "/v1/jobs", content=b"not an image" * 10, headers={**REST_ALICE, "content-type": "image/png"}
+            ),
+            400,
+            "NOT_A_PDF",
+        )
+
+
+async def test_grpc_create_job_with_a_media_type(gateway: GatewayHandle) -> None:
+    async with grpc.aio.insecure_channel(gateway.grpc_address) as channel:
+        stub = jobs_grpc.JobServiceStub(channel)
+        created = await stub.CreateJob(
+            iter(upload(_png(), file_name="page.png", media_type="image/png")), metadata=ALICE
+        )
+        job = await _completed(gateway, created.job.id)
+        assert job.state == JobState.OMR_COMPLETED.to_proto(), job.error
+        assert job.page_count == 1 and job.file_name == "page.png"
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateJob(iter(upload(_png(), media_type="image/gif")), metadata=ALICE)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "media_type" in (caught.value.details() or "")
+        job_list = await stub.ListJobs(jobs_pb2.ListJobsRequest(), metadata=ALICE)
+        assert len(job_list.jobs) == 1
