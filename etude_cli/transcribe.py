@@ -1,4 +1,7 @@
-"""`etude transcribe INPUT.pdf -o OUT`: recognise a PDF in-process and write the score.
+"""`etude transcribe INPUT -o OUT`: recognise a PDF or a page image in-process and write the score.
+
+INPUT is a PDF or an image (PNG, JPEG, TIFF with one page per frame, WebP), told by its content,
+not its name. `--pages-from A.png B.png …` reads several images as the pages of one document.
 
 The output format follows the suffix of OUT (.musicxml/.xml, .mxl, .mid/.midi, .json, .pb).
 Progress goes to stderr (etude_cli.progress: a bar on a terminal, a line per page otherwise).
@@ -29,7 +32,17 @@ EXIT_AT_ONCE = True  # etude_cli.main: nothing is left to do once run() returns
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", type=Path, help="the PDF to read")
+    parser.add_argument(
+        "input", type=Path, nargs="?", help="the PDF or page image (PNG, JPEG, TIFF, WebP) to read"
+    )
+    parser.add_argument(
+        "--pages-from",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="IMAGE",
+        help="read these images, in order, as the pages of one document (instead of INPUT)",
+    )
     parser.add_argument("-o", "--output", type=Path, required=True, help="score file to write")
     parser.add_argument("--dpi", type=int, default=0, help="rasterisation resolution (default 300)")
     parser.add_argument("--first-page", type=int, default=1, help="number of the first page to read (from 1)")
@@ -53,8 +66,12 @@ def reporter_for(args: argparse.Namespace) -> Reporter:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    if not args.input.is_file():
-        return _fail(f"{args.input}: no such file", EXIT_BAD_INPUT)
+    if (args.input is None) == (not args.pages_from):
+        return _fail("give one INPUT file, or the pages' images with --pages-from", EXIT_BAD_INPUT)
+    for path in args.pages_from or [args.input]:
+        if not path.is_file():
+            return _fail(f"{path}: no such file", EXIT_BAD_INPUT)
+    args.input = args.input or args.pages_from[0]  # names the document in messages and provenance
     if args.first_page < 1:
         return _fail(f"--first-page counts from 1, not {args.first_page}", EXIT_BAD_INPUT)
     try:
@@ -114,9 +131,10 @@ async def _transcribe(args: argparse.Namespace, reporter: Reporter | None = None
     reporter = reporter or reporter_for(args)
     overrides = {"model_dir": args.model_dir} if args.model_dir else {}
     settings = OmrSettings(metrics_port=None, **overrides)  # type: ignore[arg-type]
-    pdf = args.input.read_bytes()
+    pdf = b"" if args.pages_from else args.input.read_bytes()
+    images = tuple(path.read_bytes() for path in args.pages_from)
     first_page = args.first_page - 1  # the pipeline counts pages from 0
-    request = DocumentRequest(pdf, args.dpi, first_page, args.pages, args.input.name)
+    request = DocumentRequest(pdf, args.dpi, first_page, args.pages, args.input.name, images=images)
     # music21 takes ~1.5 s to import: done while the forkserver starts, not after the last page.
     threading.Thread(target=preload, args=(format_for_path(args.output),), daemon=True).start()
     engine = await _load_checking(settings, request, reporter)

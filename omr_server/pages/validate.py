@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from omr_server.errors import InvalidInput, invalid, over_limit
+from omr_server.pages.metadata import DocumentMetadata
 
 # PDFium is not thread-safe: every call into it, from any thread, holds this lock.
 PDFIUM_LOCK = threading.Lock()
@@ -38,6 +39,7 @@ class PageSelection:
     page_count: int
     first_page: int
     count: int
+    metadata: DocumentMetadata = field(default_factory=DocumentMetadata)  # what a born-digital PDF says
 
     @property
     def indices(self) -> range:
@@ -62,7 +64,9 @@ def check_bytes(data: bytes, limits: PdfLimits) -> None:
         )
     # The header may follow a little leading junk (the spec allows it within the first 1 KiB).
     if b"%PDF-" not in data[:1024]:
-        raise invalid("NOT_A_PDF", "input is not a PDF (no %PDF- header)")
+        raise invalid(
+            "NOT_A_PDF", "input is not a PDF (no %PDF- header), nor a PNG, JPEG, TIFF or WebP image"
+        )
     if b"%%EOF" not in data[-_TRAILER_WINDOW:]:
         raise invalid("PDF_TRUNCATED", "PDF is truncated or damaged (no %%EOF trailer at its end)")
 
