@@ -118,6 +118,8 @@ def assemble_score(
 
     _number_measures(score)
     tempo_map = tempo_map_from_changes(tempo_changes)
+    if tempo_map and not tempo_map[0].text and score.metadata.tempo_text:
+        tempo_map[0].text = score.metadata.tempo_text  # printed above the first system
     score.tempo_map.extend(tempo_map)
     fill_seconds(score, tempo_map)
     order = {staff_id: i for i, staff_id in enumerate(staff_ids)}
@@ -152,6 +154,8 @@ def score_from_document(
     )
     provenance.created_time.GetCurrentTime()
     source = score_pb2.Source(pdf_sha256=header.pdf_sha256, file_name=file_name, page_count=header.page_count)
+    if metadata is None and header.HasField("metadata"):
+        metadata = header.metadata  # what the PDF says of itself (title, composer, tempo text)
     return assemble_score(fragments, source=source, provenance=provenance, metadata=metadata)
 
 
@@ -266,7 +270,7 @@ def _close_ties(
         if not matches:
             score.warnings.add(
                 message=f"tie from note {tie.from_note_id} finds no note of MIDI {tie.midi} on staff "
-                f"{tie.staff_id} at the start of page {page.page_index}",
+                f"{tie.staff_id} at the start of page {page.page_index + 1}",
                 page_index=page.page_index,
             )
             continue

@@ -34,8 +34,13 @@ _SIGNS = {notation_pb2.CLEF_SIGN_G: "G", notation_pb2.CLEF_SIGN_F: "F", notation
 
 def to_musicxml(score: score_pb2.Score) -> bytes:
     """Uncompressed MusicXML (score-partwise) as UTF-8 bytes, well-formed whatever the texts hold."""
+    from music21 import defaults
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
+    # music21 writes its own placeholders where a score has no title or composer ("Music21
+    # Fragment", composer "Music21"); a score that does not say stays silent instead.
+    defaults.title = ""
+    defaults.author = ""
     exporter = GeneralObjectExporter(to_music21(score))
     exporter.makeNotation = False  # to_music21 made it; music21's own would re-bar and split
     return _xml_safe(bytes(exporter.parse()))
@@ -86,7 +91,9 @@ def to_music21(score: score_pb2.Score) -> Any:
 
     m21_score = stream.Score()
     m21_score.metadata = metadata.Metadata()
-    m21_score.metadata.title = score.metadata.title or score.source.file_name or "Untitled"
+    # The title and composer the document states (ir Metadata), never the file name as a title.
+    if score.metadata.title:
+        m21_score.metadata.title = score.metadata.title
     if score.metadata.composer:
         m21_score.metadata.composer = score.metadata.composer
 
@@ -252,14 +259,18 @@ def _insert_tempos(
     measure_layout: MeasureLayout,
     tempo_map: Sequence[notation_pb2.TempoEvent],
 ) -> None:
-    """Engraved tempos (not assumed ones) as metronome marks in the measure they fall in."""
+    """Engraved tempos as metronome marks in the measure they fall in; an assumed tempo with a
+    printed text ("Allegro", from the PDF's text layer) as that text alone (direction/words)."""
     from music21 import tempo
 
     start = fraction(measure.start_beats)
     end = start + fraction(measure.duration_beats)
     for event in tempo_map:
         at = fraction(event.at_beats)
-        if event.assumed or not start <= at < end:
+        if (event.assumed and not event.text) or not start <= at < end:
+            continue
+        if event.assumed:  # the words were printed, the speed was not: no metronome mark
+            m21_measure.insert(0 if at == start else at - start, tempo.TempoText(event.text))
             continue
         offset = (
             at - start

@@ -202,6 +202,7 @@ class OmrEngine:
             model=self.model_info,
             service_version=SERVICE_VERSION,
             media_type="image/*" if request.is_image else PDF_MEDIA_TYPE,
+            metadata=score_pb2.Metadata(**vars(selection.metadata)),
         )
 
     async def _pages(

@@ -30,6 +30,7 @@ import pypdfium2.raw as pdfium_c
 
 from omr_server.errors import OmrError, invalid, over_limit
 from omr_server.pages.images import ImageDocument, open_images, page_image
+from omr_server.pages.metadata import read_metadata
 from omr_server.pages.rasterise import rasterise_page
 from omr_server.pages.validate import PageSelection, PdfLimits, check_pixel_budget, open_pdf, select_pages
 from omr_server.staves.binarize import ink_mask
@@ -204,7 +205,7 @@ class _Document:
         self.document = open_pdf(pdf, self.limits.pdf)
         selection = select_pages(len(self.document), first_page, page_limit)
         check_pixel_budget(self.document, selection.indices, dpi, self.limits.pdf.max_page_pixels)
-        return selection
+        return replace(selection, metadata=read_metadata(self.document))
 
     def lay_out(self, page_index: int, dpi: int, crop_height: int) -> LaidOutPage:
         image = self._page_image(page_index, dpi)

@@ -56,7 +56,7 @@ def _musicxml_texts(xml: bytes) -> dict[str, str]:
 
 
 def test_control_characters_in_every_text_leave_musicxml_and_mxl_well_formed() -> None:
-    score = _named(HOSTILE, composer="W.\x00A.\x1b Mozart")
+    score = _named(HOSTILE, title=HOSTILE, composer="W.\x00A.\x1b Mozart")
     score.parts[0].name = "Pi\x01ano"
     score.tempo_map[0].text = "\x1fAllegro\x00"
     xml, _ = export_score(score, "musicxml")
@@ -81,3 +81,24 @@ def test_control_characters_in_every_text_leave_musicxml_and_mxl_well_formed() -
 def test_mxl_is_the_same_bytes_for_the_same_score() -> None:
     score = rich_score()
     assert export_score(score, "mxl")[0] == export_score(score, "mxl")[0]
+
+
+def test_no_placeholder_title_or_composer_and_never_the_file_name_as_title() -> None:
+    """music21 writes "Music21 Fragment" and composer "Music21" for a score that does not say;
+    the file name is not a title either: a score without metadata has neither element."""
+    xml, _ = export_score(_named("sonata.pdf"), "musicxml")
+    root = ElementTree.fromstring(xml)
+    assert b"Music21 Fragment" not in xml and root.find("identification/creator") is None
+    assert root.find("work") is None and root.find("movement-title") is None
+    assert b"sonata.pdf" not in xml
+
+
+def test_metadata_and_tempo_text_reach_musicxml() -> None:
+    score = _named("sonata.pdf", title="Sonatina in C", composer="M. Clementi", tempo_text="Allegro")
+    score.tempo_map[0].text = "Allegro"
+    score.tempo_map[0].assumed = True  # the speed was not printed: words alone, no metronome mark
+    root = ElementTree.fromstring(export_score(score, "musicxml")[0])
+    assert root.findtext("work/work-title") == "Sonatina in C"
+    assert root.findtext("identification/creator[@type='composer']") == "M. Clementi"
+    assert [w.text for w in root.iter("words")] == ["Allegro"]
+    assert root.find(".//metronome") is None

@@ -27,7 +27,7 @@ from etude.ir.v1 import notation_pb2 as etude_dot_ir_dot_v1_dot_notation__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65tude/ir/v1/score.proto\x12\x0b\x65tude.ir.v1\x1a\x18\x65tude/ir/v1/events.proto\x1a\x1a\x65tude/ir/v1/notation.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n\x08Metadata\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08\x63omposer\x18\x02 \x01(\t\"C\n\x06Source\x12\x12\n\npdf_sha256\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x12\n\npage_count\x18\x03 \x01(\x05\":\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"\x84\x02\n\nProvenance\x12\x10\n\x08producer\x18\x01 \x01(\t\x12\x17\n\x0fservice_version\x18\x02 \x01(\t\x12%\n\x05model\x18\x03 \x01(\x0b\x32\x16.etude.ir.v1.ModelInfo\x12\x0b\n\x03\x64pi\x18\x04 \x01(\x05\x12\x35\n\x07options\x18\x05 \x03(\x0b\x32$.etude.ir.v1.Provenance.OptionsEntry\x12\x30\n\x0c\x63reated_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"D\n\x05Staff\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\x05\x12\x1f\n\x04hand\x18\x03 \x01(\x0e\x32\x11.etude.ir.v1.Hand\"D\n\x04Part\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\"\n\x06staves\x18\x03 \x03(\x0b\x32\x12.etude.ir.v1.Staff\")\n\x05Voice\x12\x10\n\x08staff_id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\x05\"V\n\x07Warning\x12&\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x18.etude.ir.v1.WarningCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\npage_index\x18\x03 \x01(\x05\"\xe0\x03\n\x0cPageFragment\x12\x12\n\npage_index\x18\x01 \x01(\x05\x12\x10\n\x08width_px\x18\x02 \x01(\x05\x12\x11\n\theight_px\x18\x03 \x01(\x05\x12\x14\n\x0csystem_count\x18\x04 \x01(\x05\x12\x13\n\x0bstaff_count\x18\x05 \x01(\x05\x12 \n\x05parts\x18\x06 \x03(\x0b\x32\x11.etude.ir.v1.Part\x12&\n\x08measures\x18\x07 \x03(\x0b\x32\x14.etude.ir.v1.Measure\x12%\n\x05notes\x18\x08 \x03(\x0b\x32\x16.etude.ir.v1.NoteEvent\x12%\n\x05rests\x18\t \x03(\x0b\x32\x16.etude.ir.v1.RestEvent\x12-\n\x0c\x63hord_groups\x18\n \x03(\x0b\x32\x17.etude.ir.v1.ChordGroup\x12\x32\n\rstart_context\x18\x0b \x01(\x0b\x32\x1b.etude.ir.v1.MusicalContext\x12\x30\n\x0b\x65nd_context\x18\x0c \x01(\x0b\x32\x1b.etude.ir.v1.MusicalContext\x12&\n\x08warnings\x18\r \x03(\x0b\x32\x14.etude.ir.v1.Warning\x12\x17\n\x0f\x65lapsed_seconds\x18\x0e \x01(\x01\"\x83\x04\n\x05Score\x12\x12\n\nir_version\x18\x01 \x01(\t\x12\'\n\x08metadata\x18\x02 \x01(\x0b\x32\x15.etude.ir.v1.Metadata\x12#\n\x06source\x18\x03 \x01(\x0b\x32\x13.etude.ir.v1.Source\x12+\n\nprovenance\x18\x04 \x01(\x0b\x32\x17.etude.ir.v1.Provenance\x12 \n\x05parts\x18\x05 \x03(\x0b\x32\x11.etude.ir.v1.Part\x12&\n\x08measures\x18\x06 \x03(\x0b\x32\x14.etude.ir.v1.Measure\x12*\n\ttempo_map\x18\x07 \x03(\x0b\x32\x17.etude.ir.v1.TempoEvent\x12%\n\x05notes\x18\x08 \x03(\x0b\x32\x16.etude.ir.v1.NoteEvent\x12%\n\x05rests\x18\t \x03(\x0b\x32\x16.etude.ir.v1.RestEvent\x12-\n\x0c\x63hord_groups\x18\n \x03(\x0b\x32\x17.etude.ir.v1.ChordGroup\x12\"\n\x06voices\x18\x0b \x03(\x0b\x32\x12.etude.ir.v1.Voice\x12,\n\tfragments\x18\x0c \x03(\x0b\x32\x19.etude.ir.v1.PageFragment\x12&\n\x08warnings\x18\r \x03(\x0b\x32\x14.etude.ir.v1.Warning*\xcf\x01\n\x0bWarningCode\x12\x1c\n\x18WARNING_CODE_UNSPECIFIED\x10\x00\x12\x19\n\x15WARNING_CODE_NO_MUSIC\x10\x01\x12\"\n\x1eWARNING_CODE_UNDECODABLE_STAFF\x10\x02\x12!\n\x1dWARNING_CODE_MEASURE_MISMATCH\x10\x03\x12!\n\x1dWARNING_CODE_MEASURE_DURATION\x10\x04\x12\x1d\n\x19WARNING_CODE_CURVED_STAFF\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65tude/ir/v1/score.proto\x12\x0b\x65tude.ir.v1\x1a\x18\x65tude/ir/v1/events.proto\x1a\x1a\x65tude/ir/v1/notation.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"?\n\x08Metadata\x12\r\n\x05title\x18\x01 \x01(\t\x12\x10\n\x08\x63omposer\x18\x02 \x01(\t\x12\x12\n\ntempo_text\x18\x03 \x01(\t\"C\n\x06Source\x12\x12\n\npdf_sha256\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x12\n\npage_count\x18\x03 \x01(\x05\":\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"\x84\x02\n\nProvenance\x12\x10\n\x08producer\x18\x01 \x01(\t\x12\x17\n\x0fservice_version\x18\x02 \x01(\t\x12%\n\x05model\x18\x03 \x01(\x0b\x32\x16.etude.ir.v1.ModelInfo\x12\x0b\n\x03\x64pi\x18\x04 \x01(\x05\x12\x35\n\x07options\x18\x05 \x03(\x0b\x32$.etude.ir.v1.Provenance.OptionsEntry\x12\x30\n\x0c\x63reated_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"D\n\x05Staff\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\x05\x12\x1f\n\x04hand\x18\x03 \x01(\x0e\x32\x11.etude.ir.v1.Hand\"D\n\x04Part\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\"\n\x06staves\x18\x03 \x03(\x0b\x32\x12.etude.ir.v1.Staff\")\n\x05Voice\x12\x10\n\x08staff_id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\x05\"V\n\x07Warning\x12&\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x18.etude.ir.v1.WarningCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\npage_index\x18\x03 \x01(\x05\"\xe0\x03\n\x0cPageFragment\x12\x12\n\npage_index\x18\x01 \x01(\x05\x12\x10\n\x08width_px\x18\x02 \x01(\x05\x12\x11\n\theight_px\x18\x03 \x01(\x05\x12\x14\n\x0csystem_count\x18\x04 \x01(\x05\x12\x13\n\x0bstaff_count\x18\x05 \x01(\x05\x12 \n\x05parts\x18\x06 \x03(\x0b\x32\x11.etude.ir.v1.Part\x12&\n\x08measures\x18\x07 \x03(\x0b\x32\x14.etude.ir.v1.Measure\x12%\n\x05notes\x18\x08 \x03(\x0b\x32\x16.etude.ir.v1.NoteEvent\x12%\n\x05rests\x18\t \x03(\x0b\x32\x16.etude.ir.v1.RestEvent\x12-\n\x0c\x63hord_groups\x18\n \x03(\x0b\x32\x17.etude.ir.v1.ChordGroup\x12\x32\n\rstart_context\x18\x0b \x01(\x0b\x32\x1b.etude.ir.v1.MusicalContext\x12\x30\n\x0b\x65nd_context\x18\x0c \x01(\x0b\x32\x1b.etude.ir.v1.MusicalContext\x12&\n\x08warnings\x18\r \x03(\x0b\x32\x14.etude.ir.v1.Warning\x12\x17\n\x0f\x65lapsed_seconds\x18\x0e \x01(\x01\"\x83\x04\n\x05Score\x12\x12\n\nir_version\x18\x01 \x01(\t\x12\'\n\x08metadata\x18\x02 \x01(\x0b\x32\x15.etude.ir.v1.Metadata\x12#\n\x06source\x18\x03 \x01(\x0b\x32\x13.etude.ir.v1.Source\x12+\n\nprovenance\x18\x04 \x01(\x0b\x32\x17.etude.ir.v1.Provenance\x12 \n\x05parts\x18\x05 \x03(\x0b\x32\x11.etude.ir.v1.Part\x12&\n\x08measures\x18\x06 \x03(\x0b\x32\x14.etude.ir.v1.Measure\x12*\n\ttempo_map\x18\x07 \x03(\x0b\x32\x17.etude.ir.v1.TempoEvent\x12%\n\x05notes\x18\x08 \x03(\x0b\x32\x16.etude.ir.v1.NoteEvent\x12%\n\x05rests\x18\t \x03(\x0b\x32\x16.etude.ir.v1.RestEvent\x12-\n\x0c\x63hord_groups\x18\n \x03(\x0b\x32\x17.etude.ir.v1.ChordGroup\x12\"\n\x06voices\x18\x0b \x03(\x0b\x32\x12.etude.ir.v1.Voice\x12,\n\tfragments\x18\x0c \x03(\x0b\x32\x19.etude.ir.v1.PageFragment\x12&\n\x08warnings\x18\r \x03(\x0b\x32\x14.etude.ir.v1.Warning*\xcf\x01\n\x0bWarningCode\x12\x1c\n\x18WARNING_CODE_UNSPECIFIED\x10\x00\x12\x19\n\x15WARNING_CODE_NO_MUSIC\x10\x01\x12\"\n\x1eWARNING_CODE_UNDECODABLE_STAFF\x10\x02\x12!\n\x1dWARNING_CODE_MEASURE_MISMATCH\x10\x03\x12!\n\x1dWARNING_CODE_MEASURE_DURATION\x10\x04\x12\x1d\n\x19WARNING_CODE_CURVED_STAFF\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,28 +36,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PROVENANCE_OPTIONSENTRY']._loaded_options = None
   _globals['_PROVENANCE_OPTIONSENTRY']._serialized_options = b'8\001'
-  _globals['_WARNINGCODE']._serialized_start=1837
-  _globals['_WARNINGCODE']._serialized_end=2044
+  _globals['_WARNINGCODE']._serialized_start=1857
+  _globals['_WARNINGCODE']._serialized_end=2064
   _globals['_METADATA']._serialized_start=127
-  _globals['_METADATA']._serialized_end=170
-  _globals['_SOURCE']._serialized_start=172
-  _globals['_SOURCE']._serialized_end=239
-  _globals['_MODELINFO']._serialized_start=241
-  _globals['_MODELINFO']._serialized_end=299
-  _globals['_PROVENANCE']._serialized_start=302
-  _globals['_PROVENANCE']._serialized_end=562
-  _globals['_PROVENANCE_OPTIONSENTRY']._serialized_start=516
-  _globals['_PROVENANCE_OPTIONSENTRY']._serialized_end=562
-  _globals['_STAFF']._serialized_start=564
-  _globals['_STAFF']._serialized_end=632
-  _globals['_PART']._serialized_start=634
-  _globals['_PART']._serialized_end=702
-  _globals['_VOICE']._serialized_start=704
-  _globals['_VOICE']._serialized_end=745
-  _globals['_WARNING']._serialized_start=747
-  _globals['_WARNING']._serialized_end=833
-  _globals['_PAGEFRAGMENT']._serialized_start=836
-  _globals['_PAGEFRAGMENT']._serialized_end=1316
-  _globals['_SCORE']._serialized_start=1319
-  _globals['_SCORE']._serialized_end=1834
+  _globals['_METADATA']._serialized_end=190
+  _globals['_SOURCE']._serialized_start=192
+  _globals['_SOURCE']._serialized_end=259
+  _globals['_MODELINFO']._serialized_start=261
+  _globals['_MODELINFO']._serialized_end=319
+  _globals['_PROVENANCE']._serialized_start=322
+  _globals['_PROVENANCE']._serialized_end=582
+  _globals['_PROVENANCE_OPTIONSENTRY']._serialized_start=536
+  _globals['_PROVENANCE_OPTIONSENTRY']._serialized_end=582
+  _globals['_STAFF']._serialized_start=584
+  _globals['_STAFF']._serialized_end=652
+  _globals['_PART']._serialized_start=654
+  _globals['_PART']._serialized_end=722
+  _globals['_VOICE']._serialized_start=724
+  _globals['_VOICE']._serialized_end=765
+  _globals['_WARNING']._serialized_start=767
+  _globals['_WARNING']._serialized_end=853
+  _globals['_PAGEFRAGMENT']._serialized_start=856
+  _globals['_PAGEFRAGMENT']._serialized_end=1336
+  _globals['_SCORE']._serialized_start=1339
+  _globals['_SCORE']._serialized_end=1854
 # @@protoc_insertion_point(module_scope)

@@ -59,23 +59,30 @@ Global___WarningCode: _TypeAlias = WarningCode  # noqa: Y015
 class Metadata(_message.Message):
     """The Symbolic Score IR v1: a whole recognised score, and the per-page fragments it is
     assembled from.
+
+    What the document says of itself: a born-digital PDF's document info and text layer (empty
+    for a scan or an image). Never a placeholder, and never the file name (that is in Source).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     TITLE_FIELD_NUMBER: _builtins.int
     COMPOSER_FIELD_NUMBER: _builtins.int
+    TEMPO_TEXT_FIELD_NUMBER: _builtins.int
     title: _builtins.str
     composer: _builtins.str
+    tempo_text: _builtins.str
+    """The tempo indication printed at the start, as printed ("Allegro con spirito")."""
     def __init__(
         self,
         *,
         title: _builtins.str = ...,
         composer: _builtins.str = ...,
+        tempo_text: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["composer", b"composer", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["composer", b"composer", "tempo_text", b"tempo_text", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

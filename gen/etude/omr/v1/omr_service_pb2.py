@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from etude.ir.v1 import score_pb2 as etude_dot_ir_dot_v1_dot_score__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x65tude/omr/v1/omr_service.proto\x12\x0c\x65tude.omr.v1\x1a\x17\x65tude/ir/v1/score.proto\".\n\x0fObjectReference\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\"\x1b\n\nImageFiles\x12\r\n\x05\x66iles\x18\x01 \x03(\x0c\"I\n\x12RecognitionOptions\x12\x0b\n\x03\x64pi\x18\x01 \x01(\x05\x12\x12\n\nfirst_page\x18\x02 \x01(\x05\x12\x12\n\npage_limit\x18\x03 \x01(\x05\"\xef\x01\n\x18RecognizeDocumentRequest\x12\x12\n\x08pdf_data\x18\x01 \x01(\x0cH\x00\x12/\n\x06object\x18\x02 \x01(\x0b\x32\x1d.etude.omr.v1.ObjectReferenceH\x00\x12*\n\x06images\x18\x06 \x01(\x0b\x32\x18.etude.omr.v1.ImageFilesH\x00\x12\x31\n\x07options\x18\x03 \x01(\x0b\x32 .etude.omr.v1.RecognitionOptions\x12\x11\n\tfile_name\x18\x04 \x01(\t\x12\x12\n\nmedia_type\x18\x05 \x01(\tB\x08\n\x06source\"\xc4\x01\n\x0e\x44ocumentHeader\x12\x12\n\npage_count\x18\x01 \x01(\x05\x12\x12\n\nfirst_page\x18\x02 \x01(\x05\x12\x15\n\rpages_to_read\x18\x03 \x01(\x05\x12\x12\n\npdf_sha256\x18\x04 \x01(\t\x12\x0b\n\x03\x64pi\x18\x05 \x01(\x05\x12%\n\x05model\x18\x06 \x01(\x0b\x32\x16.etude.ir.v1.ModelInfo\x12\x17\n\x0fservice_version\x18\x07 \x01(\t\x12\x12\n\nmedia_type\x18\x08 \x01(\t\"\x85\x01\n\x0f\x44ocumentSummary\x12\x12\n\npages_read\x18\x01 \x01(\x05\x12\x0e\n\x06staves\x18\x02 \x01(\x05\x12\r\n\x05notes\x18\x03 \x01(\x05\x12\x17\n\x0f\x65lapsed_seconds\x18\x04 \x01(\x01\x12&\n\x08warnings\x18\x05 \x03(\x0b\x32\x14.etude.ir.v1.Warning\"\xb1\x01\n\x19RecognizeDocumentResponse\x12.\n\x06header\x18\x01 \x01(\x0b\x32\x1c.etude.omr.v1.DocumentHeaderH\x00\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x19.etude.ir.v1.PageFragmentH\x00\x12\x30\n\x07summary\x18\x03 \x01(\x0b\x32\x1d.etude.omr.v1.DocumentSummaryH\x00\x42\x07\n\x05\x65vent\"\x17\n\x15GetServiceInfoRequest\"]\n\x0c\x42\x61tchingInfo\x12\x16\n\x0emax_batch_size\x18\x01 \x01(\x05\x12\x1a\n\x12max_queue_delay_ms\x18\x02 \x01(\x01\x12\x19\n\x11max_queued_staves\x18\x03 \x01(\x05\"\x8d\x02\n\x16GetServiceInfoResponse\x12\x17\n\x0fservice_version\x18\x01 \x01(\t\x12%\n\x05model\x18\x02 \x01(\x0b\x32\x16.etude.ir.v1.ModelInfo\x12\x11\n\tproviders\x18\x03 \x03(\t\x12,\n\x08\x62\x61tching\x18\x04 \x01(\x0b\x32\x1a.etude.omr.v1.BatchingInfo\x12\x13\n\x0b\x64\x65\x66\x61ult_dpi\x18\x05 \x01(\x05\x12\x11\n\tmax_pages\x18\x06 \x01(\x05\x12\x15\n\rmax_pdf_bytes\x18\x07 \x01(\x03\x12\x1a\n\x12model_input_height\x18\x08 \x01(\x05\x12\x17\n\x0fvocabulary_size\x18\t \x01(\x05\x32\xd1\x01\n\nOmrService\x12\x66\n\x11RecognizeDocument\x12&.etude.omr.v1.RecognizeDocumentRequest\x1a\'.etude.omr.v1.RecognizeDocumentResponse0\x01\x12[\n\x0eGetServiceInfo\x12#.etude.omr.v1.GetServiceInfoRequest\x1a$.etude.omr.v1.GetServiceInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x65tude/omr/v1/omr_service.proto\x12\x0c\x65tude.omr.v1\x1a\x17\x65tude/ir/v1/score.proto\".\n\x0fObjectReference\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\"\x1b\n\nImageFiles\x12\r\n\x05\x66iles\x18\x01 \x03(\x0c\"I\n\x12RecognitionOptions\x12\x0b\n\x03\x64pi\x18\x01 \x01(\x05\x12\x12\n\nfirst_page\x18\x02 \x01(\x05\x12\x12\n\npage_limit\x18\x03 \x01(\x05\"\xef\x01\n\x18RecognizeDocumentRequest\x12\x12\n\x08pdf_data\x18\x01 \x01(\x0cH\x00\x12/\n\x06object\x18\x02 \x01(\x0b\x32\x1d.etude.omr.v1.ObjectReferenceH\x00\x12*\n\x06images\x18\x06 \x01(\x0b\x32\x18.etude.omr.v1.ImageFilesH\x00\x12\x31\n\x07options\x18\x03 \x01(\x0b\x32 .etude.omr.v1.RecognitionOptions\x12\x11\n\tfile_name\x18\x04 \x01(\t\x12\x12\n\nmedia_type\x18\x05 \x01(\tB\x08\n\x06source\"\xed\x01\n\x0e\x44ocumentHeader\x12\x12\n\npage_count\x18\x01 \x01(\x05\x12\x12\n\nfirst_page\x18\x02 \x01(\x05\x12\x15\n\rpages_to_read\x18\x03 \x01(\x05\x12\x12\n\npdf_sha256\x18\x04 \x01(\t\x12\x0b\n\x03\x64pi\x18\x05 \x01(\x05\x12%\n\x05model\x18\x06 \x01(\x0b\x32\x16.etude.ir.v1.ModelInfo\x12\x17\n\x0fservice_version\x18\x07 \x01(\t\x12\x12\n\nmedia_type\x18\x08 \x01(\t\x12\'\n\x08metadata\x18\t \x01(\x0b\x32\x15.etude.ir.v1.Metadata\"\x85\x01\n\x0f\x44ocumentSummary\x12\x12\n\npages_read\x18\x01 \x01(\x05\x12\x0e\n\x06staves\x18\x02 \x01(\x05\x12\r\n\x05notes\x18\x03 \x01(\x05\x12\x17\n\x0f\x65lapsed_seconds\x18\x04 \x01(\x01\x12&\n\x08warnings\x18\x05 \x03(\x0b\x32\x14.etude.ir.v1.Warning\"\xb1\x01\n\x19RecognizeDocumentResponse\x12.\n\x06header\x18\x01 \x01(\x0b\x32\x1c.etude.omr.v1.DocumentHeaderH\x00\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x19.etude.ir.v1.PageFragmentH\x00\x12\x30\n\x07summary\x18\x03 \x01(\x0b\x32\x1d.etude.omr.v1.DocumentSummaryH\x00\x42\x07\n\x05\x65vent\"\x17\n\x15GetServiceInfoRequest\"]\n\x0c\x42\x61tchingInfo\x12\x16\n\x0emax_batch_size\x18\x01 \x01(\x05\x12\x1a\n\x12max_queue_delay_ms\x18\x02 \x01(\x01\x12\x19\n\x11max_queued_staves\x18\x03 \x01(\x05\"\x8d\x02\n\x16GetServiceInfoResponse\x12\x17\n\x0fservice_version\x18\x01 \x01(\t\x12%\n\x05model\x18\x02 \x01(\x0b\x32\x16.etude.ir.v1.ModelInfo\x12\x11\n\tproviders\x18\x03 \x03(\t\x12,\n\x08\x62\x61tching\x18\x04 \x01(\x0b\x32\x1a.etude.omr.v1.BatchingInfo\x12\x13\n\x0b\x64\x65\x66\x61ult_dpi\x18\x05 \x01(\x05\x12\x11\n\tmax_pages\x18\x06 \x01(\x05\x12\x15\n\rmax_pdf_bytes\x18\x07 \x01(\x03\x12\x1a\n\x12model_input_height\x18\x08 \x01(\x05\x12\x17\n\x0fvocabulary_size\x18\t \x01(\x05\x32\xd1\x01\n\nOmrService\x12\x66\n\x11RecognizeDocument\x12&.etude.omr.v1.RecognizeDocumentRequest\x1a\'.etude.omr.v1.RecognizeDocumentResponse0\x01\x12[\n\x0eGetServiceInfo\x12#.etude.omr.v1.GetServiceInfoRequest\x1a$.etude.omr.v1.GetServiceInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,17 +41,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECOGNIZEDOCUMENTREQUEST']._serialized_start=226
   _globals['_RECOGNIZEDOCUMENTREQUEST']._serialized_end=465
   _globals['_DOCUMENTHEADER']._serialized_start=468
-  _globals['_DOCUMENTHEADER']._serialized_end=664
-  _globals['_DOCUMENTSUMMARY']._serialized_start=667
-  _globals['_DOCUMENTSUMMARY']._serialized_end=800
-  _globals['_RECOGNIZEDOCUMENTRESPONSE']._serialized_start=803
-  _globals['_RECOGNIZEDOCUMENTRESPONSE']._serialized_end=980
-  _globals['_GETSERVICEINFOREQUEST']._serialized_start=982
-  _globals['_GETSERVICEINFOREQUEST']._serialized_end=1005
-  _globals['_BATCHINGINFO']._serialized_start=1007
-  _globals['_BATCHINGINFO']._serialized_end=1100
-  _globals['_GETSERVICEINFORESPONSE']._serialized_start=1103
-  _globals['_GETSERVICEINFORESPONSE']._serialized_end=1372
-  _globals['_OMRSERVICE']._serialized_start=1375
-  _globals['_OMRSERVICE']._serialized_end=1584
+  _globals['_DOCUMENTHEADER']._serialized_end=705
+  _globals['_DOCUMENTSUMMARY']._serialized_start=708
+  _globals['_DOCUMENTSUMMARY']._serialized_end=841
+  _globals['_RECOGNIZEDOCUMENTRESPONSE']._serialized_start=844
+  _globals['_RECOGNIZEDOCUMENTRESPONSE']._serialized_end=1021
+  _globals['_GETSERVICEINFOREQUEST']._serialized_start=1023
+  _globals['_GETSERVICEINFOREQUEST']._serialized_end=1046
+  _globals['_BATCHINGINFO']._serialized_start=1048
+  _globals['_BATCHINGINFO']._serialized_end=1141
+  _globals['_GETSERVICEINFORESPONSE']._serialized_start=1144
+  _globals['_GETSERVICEINFORESPONSE']._serialized_end=1413
+  _globals['_OMRSERVICE']._serialized_start=1416
+  _globals['_OMRSERVICE']._serialized_end=1625
 # @@protoc_insertion_point(module_scope)

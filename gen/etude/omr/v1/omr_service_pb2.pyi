@@ -159,6 +159,7 @@ class DocumentHeader(_message.Message):
     MODEL_FIELD_NUMBER: _builtins.int
     SERVICE_VERSION_FIELD_NUMBER: _builtins.int
     MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
     page_count: _builtins.int
     """Pages in the document."""
     first_page: _builtins.int
@@ -172,6 +173,10 @@ class DocumentHeader(_message.Message):
     """What was read: "application/pdf" or "image/*"."""
     @_builtins.property
     def model(self) -> _score_pb2.ModelInfo: ...
+    @_builtins.property
+    def metadata(self) -> _score_pb2.Metadata:
+        """Title, composer and tempo text from a born-digital PDF's document info and text layer."""
+
     def __init__(
         self,
         *,
@@ -183,10 +188,11 @@ class DocumentHeader(_message.Message):
         model: _score_pb2.ModelInfo | None = ...,
         service_version: _builtins.str = ...,
         media_type: _builtins.str = ...,
+        metadata: _score_pb2.Metadata | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dpi", b"dpi", "first_page", b"first_page", "media_type", b"media_type", "model", b"model", "page_count", b"page_count", "pages_to_read", b"pages_to_read", "pdf_sha256", b"pdf_sha256", "service_version", b"service_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dpi", b"dpi", "first_page", b"first_page", "media_type", b"media_type", "metadata", b"metadata", "model", b"model", "page_count", b"page_count", "pages_to_read", b"pages_to_read", "pdf_sha256", b"pdf_sha256", "service_version", b"service_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
