@@ -6,6 +6,11 @@ damaged file. Told by content, not by the declared type, so a JPEG sent as image
 
 from __future__ import annotations
 
+import hashlib
+
+from etude.omr.v1 import omr_service_pb2 as omr_pb2
+from google.protobuf.message import DecodeError
+
 PDF = "application/pdf"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/tiff", "image/webp")
 # Declared types an upload may come with: the content then decides (see sniff()).
@@ -31,3 +36,29 @@ def sniff(data: bytes) -> str | None:
 def declared_type(content_type: str) -> str:
     """A Content-Type header's media type, lower case, without parameters."""
     return content_type.split(";")[0].strip().lower()
+
+
+# Several images uploaded as one document are kept as one object: an etude.omr.v1.ImageFiles
+# message, which is also how they go to the OMR server.
+IMAGE_FILES = "application/x-protobuf; messageType=etude.omr.v1.ImageFiles"
+
+
+def bundle(files: list[bytes]) -> bytes:
+    return omr_pb2.ImageFiles(files=files).SerializeToString(deterministic=True)
+
+
+def unbundle(data: bytes) -> list[bytes] | None:
+    """The images of a stored bundle, or None when `data` is a single PDF or image."""
+    if sniff(data) is not None or data[:1] != b"\x0a":  # field 1, length-delimited
+        return None
+    try:
+        files = list(omr_pb2.ImageFiles.FromString(data).files)
+    except DecodeError:
+        return None
+    return files if files and all(sniff(f) in IMAGE_TYPES for f in files) else None
+
+
+def bundle_sha256(files: list[bytes]) -> str:
+    """What the OMR server reports as the document's sha256 for several images (omr_service.proto)."""
+    digests = "".join(hashlib.sha256(data).hexdigest() for data in files)
+    return hashlib.sha256(digests.encode()).hexdigest()

@@ -13,6 +13,7 @@ from etude.omr.v1 import omr_service_pb2 as omr_pb2
 from etude.omr.v1 import omr_service_pb2_grpc as omr_grpc
 from google.rpc import error_details_pb2, status_pb2
 
+from gateway import media
 from observability.grpc_ids import JOB_ID_KEY, REQUEST_ID_KEY
 from observability.logs import JOB_ID, REQUEST_ID, new_request_id
 
@@ -137,7 +138,14 @@ class OmrClient:
     async def recognize(
         self, pdf: bytes, options: omr_pb2.RecognitionOptions, file_name: str = ""
     ) -> AsyncIterator[omr_pb2.RecognizeDocumentResponse]:
-        request = omr_pb2.RecognizeDocumentRequest(pdf_data=pdf, options=options, file_name=file_name)
+        # Several images stored as one bundle (gateway.media) go as the request's `images`.
+        images = media.unbundle(pdf)
+        if images is not None:
+            request = omr_pb2.RecognizeDocumentRequest(
+                images=omr_pb2.ImageFiles(files=images), options=options, file_name=file_name
+            )
+        else:
+            request = omr_pb2.RecognizeDocumentRequest(pdf_data=pdf, options=options, file_name=file_name)
         call = self._stub.RecognizeDocument(
             request, timeout=self.deadline_seconds, metadata=self._call_metadata()
         )

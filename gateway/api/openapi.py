@@ -108,9 +108,11 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/v1/jobs": {
                 "post": {
-                    "summary": "Create a job from a PDF",
-                    "description": "The PDF as the raw body (application/pdf) or as the `file` part of a "
-                    "multipart form (with optional dpi, first_page, page_limit, idempotency_key fields). "
+                    "summary": "Create a job from a PDF or page images",
+                    "description": "The PDF or a page image (PNG, JPEG, TIFF with a page per frame, WebP; "
+                    "told by its content) as the raw body, or as the `file` part of a multipart form (with "
+                    "optional dpi, first_page, page_limit, idempotency_key fields); several `file` parts, "
+                    "each an image, are the pages of one document, in order. "
                     "A replay with the same Idempotency-Key returns the same job (200).",
                     "parameters": [
                         *OPTION_PARAMS,
@@ -121,11 +123,15 @@ def openapi_document() -> dict[str, Any]:
                         "required": True,
                         "content": {
                             "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                            "image/*": {"schema": {"type": "string", "format": "binary"}},
                             "multipart/form-data": {
                                 "schema": {
                                     "type": "object",
                                     "properties": {
-                                        "file": {"type": "string", "format": "binary"},
+                                        "file": {
+                                            "type": "array",
+                                            "items": {"type": "string", "format": "binary"},
+                                        },
                                         "dpi": {"type": "integer"},
                                         "first_page": {"type": "integer"},
                                         "page_limit": {"type": "integer"},
@@ -251,7 +257,10 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "The PDF the job was created from (its owner only)",
                     "parameters": [JOB_ID],
                     "responses": {
-                        "200": {"description": "The PDF as uploaded", "content": {"application/pdf": {}}},
+                        "200": {
+                            "description": "The PDF or image as uploaded (of several images, the first)",
+                            "content": {"application/pdf": {}, "image/*": {}},
+                        },
                         **ERRORS,
                     },
                 }

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 # Room for multipart boundaries and form fields around the PDF itself.
 MULTIPART_OVERHEAD = 64 * 1024
+# `file` parts of one upload: several images are the pages of one document.
+MAX_FILES = 100
 
 
 def to_json(message: Message) -> dict[str, Any]:
@@ -83,6 +85,33 @@ def _options(values: Any) -> omr_pb2.RecognitionOptions:
     return options
 
 
+async def _uploaded(uploads: list[UploadFile], limit: int) -> bytes:
+    """One `file` part as it is; several, each a page image, bundled as one document."""
+    files: list[bytes] = []
+    for number, upload in enumerate(uploads, 1):
+        part_type = media.declared_type(upload.content_type or "application/pdf")
+        if part_type not in media.UPLOAD_TYPES:
+            raise UnsupportedMediaTypeError(
+                f"file part {number} is {part_type}, not application/pdf or a PNG, JPEG, TIFF or WebP image",
+                reason="NOT_A_PDF",
+                field="file",
+            )
+        files.append(await upload.read(limit + 1))
+        if sum(map(len, files)) > limit:
+            raise TooLargeError(f"the upload exceeds {limit} bytes", reason="PDF_TOO_LARGE", field="file")
+    if len(files) == 1:
+        return files[0]
+    for number, data in enumerate(files, 1):
+        if media.sniff(data) not in media.IMAGE_TYPES:
+            raise InvalidArgumentError(
+                f"file part {number} is not a PNG, JPEG, TIFF or WebP image; several files are read "
+                "as the page images of one document",
+                reason="NOT_AN_IMAGE",
+                field="file",
+            )
+    return media.bundle(files)
+
+
 class RestApi:
     def __init__(self, core: GatewayCore) -> None:
         self.core = core
@@ -104,20 +133,13 @@ class RestApi:
         params: Any = request.query_params
         if content_type == "multipart/form-data":
             form = await self._form(request)
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
+            uploads = [upload for upload in form.getlist("file") if isinstance(upload, UploadFile)]
+            if not uploads:
                 raise InvalidArgumentError(
                     "multipart upload without a `file` part", reason="NO_FILE", field="file"
                 )
-            part_type = media.declared_type(upload.content_type or "application/pdf")
-            if part_type not in media.UPLOAD_TYPES:
-                raise UnsupportedMediaTypeError(
-                    f"the file part is {part_type}, not application/pdf or a PNG, JPEG, TIFF or WebP image",
-                    reason="NOT_A_PDF",
-                    field="file",
-                )
-            pdf = await upload.read(limit + 1)
-            file_name = str(form.get("file_name") or upload.filename or "")
+            pdf = await _uploaded(uploads, limit)
+            file_name = str(form.get("file_name") or uploads[0].filename or "")
             params = {**dict(request.query_params), **{k: v for k, v in form.items() if isinstance(v, str)}}
         elif content_type in media.UPLOAD_TYPES:
             pdf = await self._read_body(request, limit)
@@ -146,7 +168,11 @@ class RestApi:
     @staticmethod
     async def _form(request: Request) -> FormData:
         parser = Rfc5987MultiPartParser(
-            request.headers, request.stream(), max_files=1, max_fields=20, max_part_size=64 * 1024
+            request.headers,
+            request.stream(),
+            max_files=MAX_FILES,
+            max_fields=20,
+            max_part_size=64 * 1024,
         )
         try:
             return await parser.parse()
@@ -239,7 +265,9 @@ class RestApi:
         job_id = request.path_params["job_id"]
         pdf = await job_pdf(self.core.engine, self.core.store, owner, job_id)
         headers = {"content-disposition": f'inline; filename="{job_id}.pdf"', "cache-control": "private"}
-        return Response(pdf, media_type=media.sniff(pdf) or media.PDF, headers=headers)
+        images = media.unbundle(pdf)  # several images: the first page's stands for the document
+        original = images[0] if images else pdf
+        return Response(original, media_type=media.sniff(original) or media.PDF, headers=headers)
 
     async def page_score(self, request: Request) -> Response:
         owner = self.owner(request)

@@ -72,7 +72,7 @@ def check_pdf(data: bytes, max_bytes: int) -> str:
         )
     if not data:
         raise InvalidArgumentError("no PDF was sent", reason="EMPTY_PDF", field="pdf")
-    media_type = media.sniff(data)
+    media_type = media.IMAGE_FILES if media.unbundle(data) is not None else media.sniff(data)
     if media_type is None:
         raise InvalidArgumentError(
             "the upload is not a PDF (no %PDF- header) nor a PNG, JPEG, TIFF or WebP image",

@@ -23,6 +23,7 @@ from etude.ir.v1 import score_pb2
 from etude.omr.v1 import omr_service_pb2 as omr_pb2
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from gateway import media
 from gateway.events import JobEvents
 from gateway.jobs.queue import Header, JobQueue, Lease, LeaseLostError
 from gateway.jobs.records import options_from_json
@@ -231,7 +232,9 @@ class Worker:
             kind = message.WhichOneof("event")
             if kind == "header":
                 h = message.header
-                if h.pdf_sha256 and h.pdf_sha256 != job["pdf_sha256"]:
+                images = media.unbundle(pdf)
+                expected = media.bundle_sha256(images) if images is not None else job["pdf_sha256"]
+                if h.pdf_sha256 and h.pdf_sha256 != expected:
                     raise PermanentJobError("the OMR server read a different PDF (sha256 mismatch)")
                 if header is None:
                     header = Header(

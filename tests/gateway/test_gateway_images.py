@@ -1,6 +1,7 @@
 """Page images through the gateway to the real OMR server (in-process, with the model): REST
-`image/*` bodies and multipart parts, gRPC CreateJob with the metadata's media type; the upload
-is stored as sent and served back with its own type. Skipped where no model is installed."""
+`image/*` bodies and multipart parts (several parts: the pages of one document), gRPC CreateJob
+with the metadata's media type; the upload is stored as sent and served back with its own type.
+Skipped where no model is installed."""
 
 from __future__ import annotations
 
@@ -77,6 +78,17 @@ async def test_rest_image_uploads(gateway: GatewayHandle) -> None:
         assert original.headers["content-type"] == "image/png" and original.content == png
         score = await client.get(f"/v1/jobs/{job_id}/score?format=musicxml", headers=REST_ALICE)
         assert score.status_code == 200 and b"<score-partwise" in score.content[:500]
+        # Several `file` parts: the pages of one document, in order.
+        pages = [("file", ("p1.png", png, "image/png")), ("file", ("p2.jpg", jpeg, "image/jpeg"))]
+        several = await client.post("/v1/jobs", files=pages, headers=REST_ALICE)
+        assert several.status_code == 201, several.text
+        both = await _completed(gateway, several.json()["job"]["id"])
+        assert both.state == JobState.OMR_COMPLETED.to_proto(), both.error
+        assert both.page_count == both.pages_done == 2 and both.file_name == "p1.png"
+        shown = await client.get(f"/v1/jobs/{both.id}/pdf", headers=REST_ALICE)
+        assert shown.headers["content-type"] == "image/png" and shown.content == png
+        with_pdf = [pages[0], ("file", ("doc.pdf", b"%PDF-1.4\n%%EOF", "application/pdf"))]
+        assert_problem(await client.post("/v1/jobs", files=with_pdf, headers=REST_ALICE), 400, "NOT_AN_IMAGE")
         assert_problem(
             await client.post(
                 "/v1/jobs", content=b"GIF89a", headers={**REST_ALICE, "content-type": "image/gif"}
