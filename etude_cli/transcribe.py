@@ -33,7 +33,11 @@ EXIT_AT_ONCE = True  # etude_cli.main: nothing is left to do once run() returns
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "input", type=Path, nargs="?", help="the PDF or page image (PNG, JPEG, TIFF, WebP) to read"
+        "input",
+        type=Path,
+        nargs="*",
+        help="the PDF or page image (PNG, JPEG, TIFF, WebP) to read; several, or folders of them, "
+        "for a batch into the folder -o (etude_cli/batch.py)",
     )
     parser.add_argument(
         "--pages-from",
@@ -43,7 +47,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="IMAGE",
         help="read these images, in order, as the pages of one document (instead of INPUT)",
     )
-    parser.add_argument("-o", "--output", type=Path, required=True, help="score file to write")
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, help="score file (or batch folder) to write"
+    )
+    parser.add_argument(
+        "--format",
+        choices=["musicxml", "mxl", "midi", "json", "pb"],  # ir.export.FORMATS (a test checks)
+        default=None,
+        help="format of a batch's files (default musicxml); a single -o FILE goes by its suffix",
+    )
     parser.add_argument("--dpi", type=int, default=0, help="rasterisation resolution (default 300)")
     parser.add_argument("--first-page", type=int, default=1, help="number of the first page to read (from 1)")
     parser.add_argument("--pages", type=int, default=0, help="read at most this many pages (0: all)")
@@ -66,6 +78,11 @@ def reporter_for(args: argparse.Namespace) -> Reporter:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
+    from etude_cli import batch
+
+    if batch.is_batch(args.input, args.output):
+        return batch.run_batch(args, run)
+    args.input = args.input[0] if args.input else None  # one document from here on
     if (args.input is None) == (not args.pages_from):
         return _fail("give one INPUT file, or the pages' images with --pages-from", EXIT_BAD_INPUT)
     for path in args.pages_from or [args.input]:
