@@ -81,19 +81,20 @@ class _PageWork:
     layout: PageLayout
     readings: Sequence[TokenReading]
     started: float
-    curved: tuple[tuple[int, float], ...] = ()
+    curved: tuple[tuple[int, float, float], ...] = ()
 
 
-def warn_curved(fragment: score_pb2.PageFragment, curved: Sequence[tuple[int, float]]) -> None:
+def warn_curved(fragment: score_pb2.PageFragment, curved: Sequence[tuple[int, float, float]]) -> None:
     """One page warning naming the staves whose lines bend too much to be read reliably."""
     if not curved:
         return
-    staves = ", ".join(f"{index + 1} ({bow:.1f})" for index, bow in curved)
+    staves = ", ".join(f"{index + 1} ({bend:.2f}, {kept:.0%})" for index, bend, kept in curved)
     fragment.warnings.add(
         code=score_pb2.WARNING_CODE_CURVED_STAFF,
         message=(
             f"staff lines are too curved to read reliably on {len(curved)} of {fragment.staff_count} "
-            f"staves (staff, bend in staff spaces: {staves}); flatten the page or scan it"
+            f"staves (staff: bend in staff spaces, share of its length read: {staves}); "
+            "flatten the page or scan it"
         ),
         page_index=fragment.page_index,
     )

@@ -62,8 +62,9 @@ class LaidOutPage:
     layout: PageLayout
     crops: list[np.ndarray]
     shape: tuple[int, int]  # of the page image
-    # (staff index in reading order, bow in interlines) of staves too curved to read reliably.
-    curved: tuple[tuple[int, float], ...] = ()
+    # (staff index in reading order, bend in staff spaces, share of its length kept) of the
+    # staves too curved to read reliably (staves/curvature.py).
+    curved: tuple[tuple[int, float, float], ...] = ()
 
 
 class PdfWorker:

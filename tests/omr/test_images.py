@@ -14,9 +14,10 @@ from omr_server.errors import InvalidInput
 from omr_server.pages.media import document_kind
 from omr_server.pipeline import DocumentRequest
 from omr_server.staves.binarize import ink_mask
-from omr_server.staves.curvature import MAX_BOW_INTERLINES, staff_bow
+from omr_server.staves.curvature import StaffBend, staff_bend
 from omr_server.staves.detect import detect_layout
 from tests.omr.conftest import requires_model
+from tests.omr.engraving import noisy, skewed
 from tests.omr.images import bomb_png, bowed, encode, multipage_tiff, truncated_png
 from tests.omr.pdfs import piano_pages
 from tests.omr.test_service import _reason
@@ -74,19 +75,22 @@ def test_an_unsupported_media_type_is_refused() -> None:
     assert caught.value.reason == "UNSUPPORTED_MEDIA_TYPE" and caught.value.field == "media_type"
 
 
-def _bows(image: np.ndarray) -> list[float]:
+def _bends(image: np.ndarray) -> list[StaffBend]:
     layout = detect_layout(image)
     assert layout.metrics is not None and layout.staves
     ink = ink_mask(layout.image)
-    return [staff_bow(ink, staff, layout.metrics) for staff in layout.staves]
+    return [staff_bend(ink, staff, layout.metrics) for staff in layout.staves]
 
 
 def test_straight_staves_measure_straight_and_bowed_ones_bent() -> None:
-    assert max(_bows(_page())) < 0.2
-    assert max(_bows(bowed(_page(), 0.3))) < MAX_BOW_INTERLINES
+    flat = _bends(_page())
+    assert max(b.bend for b in flat) < 0.1 and min(b.kept for b in flat) > 0.9
+    assert not any(b.too_curved for b in flat + _bends(noisy(skewed(_page(), 2.0))))
     # The last system of the piece is short: it sees less of the bow.
-    bent = _bows(bowed(_page(), 1.0))
-    assert max(bent) > 1.0 and sum(bow > MAX_BOW_INTERLINES for bow in bent) >= 4
+    bent = _bends(bowed(_page(), 1.0))
+    assert max(b.bend for b in bent) > 1.0 and sum(b.too_curved for b in bent) >= 4
+    # Bowed by a quarter space, a quarter of the notes read differently (staves/curvature.py).
+    assert sum(b.too_curved for b in _bends(bowed(_page(), 0.25))) >= 4
 
 
 # Real gRPC with the model.
