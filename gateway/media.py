@@ -41,6 +41,8 @@ def declared_type(content_type: str) -> str:
 # Several images uploaded as one document are kept as one object: an etude.omr.v1.ImageFiles
 # message, which is also how they go to the OMR server.
 IMAGE_FILES = "application/x-protobuf; messageType=etude.omr.v1.ImageFiles"
+# What a gRPC client declares when its chunks are a serialized ImageFiles.
+BUNDLE_TYPE = "application/x-protobuf"
 
 
 def bundle(files: list[bytes]) -> bytes:

@@ -113,7 +113,7 @@ class JobService(jobs_grpc.JobServiceServicer):
                 "no metadata and no PDF were sent", reason="NO_METADATA", field="metadata"
             )
         declared = media.declared_type(metadata.media_type)
-        if declared and declared not in media.UPLOAD_TYPES:
+        if declared and declared not in media.UPLOAD_TYPES and declared != media.BUNDLE_TYPE:
             raise InvalidArgumentError(
                 f"media_type {metadata.media_type!r} is not read here; send application/pdf or "
                 + ", ".join(media.IMAGE_TYPES),

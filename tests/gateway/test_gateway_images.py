@@ -14,6 +14,7 @@ import httpx
 import pytest
 from etude.jobs.v1 import job_service_pb2 as jobs_pb2
 from etude.jobs.v1 import job_service_pb2_grpc as jobs_grpc
+from etude.omr.v1 import omr_service_pb2 as omr_pb2
 
 from gateway.jobs.records import JobState
 from gateway.server import GatewayHandle, start_gateway
@@ -114,9 +115,15 @@ async def test_grpc_create_job_with_a_media_type(gateway: GatewayHandle) -> None
         job = await _completed(gateway, created.job.id)
         assert job.state == JobState.OMR_COMPLETED.to_proto(), job.error
         assert job.page_count == 1 and job.file_name == "page.png"
+        # Several images: a serialized ImageFiles.
+        bundle = omr_pb2.ImageFiles(files=[_png(), _png()]).SerializeToString()
+        pair = await stub.CreateJob(iter(upload(bundle, media_type="application/x-protobuf")), metadata=ALICE)
+        both = await _completed(gateway, pair.job.id)
+        assert both.state == JobState.OMR_COMPLETED.to_proto(), both.error
+        assert both.page_count == 2
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateJob(iter(upload(_png(), media_type="image/gif")), metadata=ALICE)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "media_type" in (caught.value.details() or "")
         job_list = await stub.ListJobs(jobs_pb2.ListJobsRequest(), metadata=ALICE)
-        assert len(job_list.jobs) == 1
+        assert len(job_list.jobs) == 2

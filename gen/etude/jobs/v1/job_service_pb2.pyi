@@ -187,6 +187,8 @@ class CreateJobMetadata(_message.Message):
     """What the chunks hold: "application/pdf" (or empty) for a PDF; "image/png", "image/jpeg",
     "image/tiff" or "image/webp" for a page image (a TIFF's frames are pages). The content decides
     between a PDF and an image; a type outside these is refused with UNSUPPORTED_MEDIA_TYPE.
+    Several images as the pages of one document: chunks of a serialized etude.omr.v1.ImageFiles,
+    media_type "application/x-protobuf".
     """
     @_builtins.property
     def options(self) -> _omr_service_pb2.RecognitionOptions: ...
