@@ -1,7 +1,7 @@
 """Start the PDF workers' forkserver early, before the modules that use it are imported.
 
-The forkserver (pages/worker.py) imports PDFium, numpy and staff detection (scipy) once, which
-takes 1-3 s. A command that knows it will read a PDF (`etude transcribe`) starts it first thing,
+The forkserver (pages/worker.py) imports PDFium, numpy and staff detection (scipy.ndimage) once,
+which takes 1-1.5 s. A command that knows it will read a PDF (`etude transcribe`) starts it first thing,
 so that this happens while the command itself imports the pipeline and loads the model. This
 module imports nothing heavy: starting costs milliseconds.
 """

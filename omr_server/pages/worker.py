@@ -323,7 +323,7 @@ def _start_without_main(process: multiprocessing.process.BaseProcess) -> None:
 def _make_context() -> Any:
     # A forkserver, not fork: the server has gRPC and onnxruntime threads that a fork would copy
     # mid-flight. The forkserver imports this module once, so each child starts in milliseconds.
-    # Staff detection (scipy.signal, ~1.5 s to import) is preloaded here but not imported by
+    # Staff detection (scipy.ndimage, ~1 s to import) is preloaded here but not imported by
     # this module, so the server and `etude transcribe` only pay for it in the forkserver.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__, "omr_server.staves.detect"])

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.signal import find_peaks
 
 from omr_server.staves.layout import Staff, StaffMetrics
+from omr_server.staves.peaks import find_peaks  # scipy.signal costs 1.5-3 s to import
 
 LINES_PER_STAFF = 5
 _SPACING_TOLERANCE = 0.2  # of the interline

@@ -4,7 +4,6 @@ a warning summary with 1-based pages and the score's measure numbers; start-up h
 from __future__ import annotations
 
 import io
-import multiprocessing.forkserver
 import re
 
 from etude.ir.v1 import events_pb2, score_pb2
@@ -84,13 +83,3 @@ def test_bench_cli_figures_from_stamped_lines() -> None:
     run = _figures(lines, 3.0, 0)
     assert (run.first_line, run.first_page, run.wall) == (0.2, 2.0, 3.0)
     assert abs(run.recognition - 1.1) < 1e-9 and abs(run.ratio - 3.0 / 1.1) < 1e-9
-
-
-def test_forkserver_preload_matches_the_worker() -> None:
-    """The early start (omr_server.pages.forkserver) must preload what the worker module asks for,
-    or the forkserver it starts would make every page import staff detection again."""
-    from omr_server.pages import forkserver, worker
-
-    asked = multiprocessing.forkserver._forkserver._preload_modules  # type: ignore[attr-defined]
-    assert worker.__name__ in forkserver.PRELOAD
-    assert sorted(asked) == sorted(forkserver.PRELOAD)
