@@ -152,8 +152,7 @@ async def _transcribe(args: argparse.Namespace, reporter: Reporter | None = None
     images = tuple(path.read_bytes() for path in args.pages_from)
     first_page = args.first_page - 1  # the pipeline counts pages from 0
     request = DocumentRequest(pdf, args.dpi, first_page, args.pages, args.input.name, images=images)
-    # music21 takes ~1.5 s to import: done while the forkserver starts, not after the last page.
-    threading.Thread(target=preload, args=(format_for_path(args.output),), daemon=True).start()
+    fmt = format_for_path(args.output)
     engine = await _load_checking(settings, request, reporter)
     try:
         header = None
@@ -169,6 +168,8 @@ async def _transcribe(args: argparse.Namespace, reporter: Reporter | None = None
                 fragments.append(event.page)
                 page = event.page
                 reporter.page(page.page_index + 1, last, page.staff_count, len(page.notes))
+                if len(fragments) == 1:  # music21 (~1.5 s to import) loads while the rest is read
+                    threading.Thread(target=preload, args=(fmt,), daemon=True).start()
     finally:
         reporter.end_pages()
         await engine.close()
