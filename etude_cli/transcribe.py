@@ -5,8 +5,9 @@ not its name. `--pages-from A.png B.png …` reads several images as the pages o
 
 The output format follows the suffix of OUT (.musicxml/.xml, .mxl, .mid/.midi, .json, .pb).
 Progress goes to stderr (etude_cli.progress: a bar on a terminal, a line per page otherwise).
-The model loads while the PDF is checked, and music21 is imported while the pages are read, so
-that neither waits for the other. Bad input or a missing model ends with a one-line
+The PDF forkserver starts first and the model loads while the PDF is checked (music21 is not
+imported alongside: on 2 cores that only slowed the pages; measured in docs/benchmarks.md).
+Bad input or a missing model ends with a one-line
 error and a non-zero exit status (2 for bad input, 1 otherwise); nothing is written then.
 """
 
@@ -136,12 +137,9 @@ class NoMusicError(Exception):
 
 
 async def _transcribe(args: argparse.Namespace, reporter: Reporter | None = None) -> score_pb2.Score:
-    import threading
-
     from etude.omr.v1 import omr_service_pb2 as omr_pb2
 
     from ir.assemble import score_from_document
-    from ir.export import format_for_path, preload
     from omr_server.pipeline import DocumentRequest
     from omr_server.settings import OmrSettings
 
@@ -152,7 +150,6 @@ async def _transcribe(args: argparse.Namespace, reporter: Reporter | None = None
     images = tuple(path.read_bytes() for path in args.pages_from)
     first_page = args.first_page - 1  # the pipeline counts pages from 0
     request = DocumentRequest(pdf, args.dpi, first_page, args.pages, args.input.name, images=images)
-    fmt = format_for_path(args.output)
     engine = await _load_checking(settings, request, reporter)
     try:
         header = None
@@ -168,8 +165,6 @@ async def _transcribe(args: argparse.Namespace, reporter: Reporter | None = None
                 fragments.append(event.page)
                 page = event.page
                 reporter.page(page.page_index + 1, last, page.staff_count, len(page.notes))
-                if len(fragments) == 1:  # music21 (~1.5 s to import) loads while the rest is read
-                    threading.Thread(target=preload, args=(fmt,), daemon=True).start()
     finally:
         reporter.end_pages()
         await engine.close()

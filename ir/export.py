@@ -92,12 +92,3 @@ def format_for_path(path: str | PurePath) -> str:
             return export_format.name
     known = ", ".join(s for f in FORMATS.values() for s in f.suffixes)
     raise ValueError(f"cannot tell the score format of {str(path)!r} from its suffix; use one of {known}")
-
-
-def preload(fmt: str) -> None:
-    """Import what writing `fmt` needs (music21 for MusicXML: ~1.5 s), e.g. in a thread while the
-    pages are read, so that the export after the last page does not pay for it."""
-    if fmt in ("musicxml", "mxl"):
-        import music21.musicxml.m21ToXml  # noqa: F401
-
-        import ir.musicxml  # noqa: F401
