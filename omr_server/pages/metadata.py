@@ -18,6 +18,7 @@ import statistics
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
 _TEMPO_WORDS = [
     *("grave", "largo", "larghetto", "lento", "adagio", "adagietto", "andante", "andantino"),
@@ -34,6 +35,13 @@ _PLACEHOLDER = re.compile(
 _LETTER = re.compile(r"[^\W\d_]")
 _TOP_SHARE = 0.25  # title and composer are looked for in the top quarter of the first page
 _TITLE_STANDS_OUT = 1.3  # a title is this much taller than the page's typical text
+# PDFium cannot be interrupted, and loading a page parses every form it draws (a form drawing
+# forms ten times over, seven levels deep, takes minutes): a document with Form XObjects gets no
+# text-layer metadata, so that opening it stays as cheap as before. A form is a stream, and a
+# stream's dictionary is never compressed, so its /Subtype /Form is in the file's bytes; a name
+# spelled with # escapes to hide it only moves the cost here, inside the open step's time budget.
+_FORM = re.compile(rb"/Subtype\s*/Form\b|/[A-Za-z]*#[0-9A-Fa-f]{2}")
+_MAX_OBJECTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class _Run:
         return self.top - self.bottom
 
 
-def read_metadata(document: pdfium.PdfDocument) -> DocumentMetadata:
+def read_metadata(document: pdfium.PdfDocument, pdf: bytes) -> DocumentMetadata:
     """What the document says of itself; empty fields when it does not say (never raises: this
     is a nicety, and a page PDFium cannot read for text still gets recognised)."""
     try:
@@ -65,9 +73,11 @@ def read_metadata(document: pdfium.PdfDocument) -> DocumentMetadata:
         info = {}
     runs: list[_Run] = []
     width = height = 0.0
-    if len(document) > 0:
+    if len(document) > 0 and _FORM.search(pdf) is None:
         try:
-            runs, (width, height) = _text_runs(document[0])
+            page = document[0]
+            if _cheap_to_read(page):
+                runs, (width, height) = _text_runs(page)
         except (pdfium.PdfiumError, ValueError):
             runs = []
     return metadata_from(info, runs, width, height)
@@ -81,6 +91,14 @@ def metadata_from(info: dict[str, str], runs: list[_Run], width: float, height: 
     composer_runs = [r for r in top if r is not title_run and r.left >= width / 2]
     composer = _real(info.get("Author", "")) or (composer_runs[0].text if composer_runs else "")
     return DocumentMetadata(title=title, composer=composer, tempo_text=tempo_text)
+
+
+def _cheap_to_read(page: pdfium.PdfPage) -> bool:
+    """No form inside a form, and at most _MAX_OBJECTS objects in the first two levels."""
+    for count, obj in enumerate(page.get_objects(max_depth=2), start=1):
+        if count > _MAX_OBJECTS or (obj.level >= 1 and obj.type == pdfium_c.FPDF_PAGEOBJ_FORM):
+            return False
+    return True
 
 
 def _text_runs(page: pdfium.PdfPage) -> tuple[list[_Run], tuple[float, float]]:

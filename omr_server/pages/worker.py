@@ -206,7 +206,7 @@ class _Document:
         self.document = open_pdf(pdf, self.limits.pdf)
         selection = select_pages(len(self.document), first_page, page_limit)
         check_pixel_budget(self.document, selection.indices, dpi, self.limits.pdf.max_page_pixels)
-        return replace(selection, metadata=read_metadata(self.document))
+        return replace(selection, metadata=read_metadata(self.document, pdf))
 
     def lay_out(self, page_index: int, dpi: int, crop_height: int) -> LaidOutPage:
         image = self._page_image(page_index, dpi)

@@ -52,7 +52,7 @@ def _pdf(texts: Sequence[tuple[float, float, float, str]], info: dict[str, str])
 
 
 def _read(data: bytes) -> DocumentMetadata:
-    return read_metadata(pdfium.PdfDocument(data))
+    return read_metadata(pdfium.PdfDocument(data), data)
 
 
 def test_document_info_gives_title_and_composer() -> None:
@@ -140,3 +140,16 @@ def test_transcribe_writes_the_pdf_title_and_tempo_to_musicxml(tmp_path: Path) -
 @pytest.mark.parametrize("title", ["Untitled", "score.mscz", "document1"])
 def test_placeholder_titles(title: str) -> None:
     assert _read(_pdf([], {"Title": title})).title == ""
+
+
+def test_a_document_with_forms_is_not_loaded_for_its_text() -> None:
+    """Loading a page parses its forms (minutes for a nested fan-out): such a document gets
+    document info only, and opening it costs what it did before."""
+    import time
+
+    from tests.hostile.generate import form_fanout_pdf
+
+    data = form_fanout_pdf(7, 10)
+    started = time.perf_counter()
+    assert _read(data) == DocumentMetadata()
+    assert time.perf_counter() - started < 1.0
