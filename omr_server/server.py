@@ -41,7 +41,7 @@ SERVER_KEEPALIVE_OPTIONS: tuple[tuple[str, int], ...] = (
 )
 
 
-class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
+class BearerTokenInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
     """Every call but health checks and reflection must send `authorization: Bearer <token>`."""
 
     def __init__(self, token: str) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from recognition.symbols import (
     BarlineSymbol,
@@ -272,7 +273,7 @@ def tokens_to_symbols(
     voice = 1
     out: list[StaffSymbol] = []
     # A note being assembled: its pitch tokens arrive before its rhythm.
-    pending: dict | None = None
+    pending: dict[str, Any] | None = None
     last_note_index: int | None = None  # index in `out` of the last note, for chord/tie/tuplet
     grace = False
     chord_next = False

@@ -52,7 +52,7 @@ def _guard_stream(
     return call
 
 
-class LastResortInterceptor(grpc.aio.ServerInterceptor):
+class LastResortInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],

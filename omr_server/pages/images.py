@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from omr_server.errors import invalid, over_limit
 from omr_server.pages.media import IMAGE_FORMATS
@@ -74,7 +74,7 @@ def _open(data: bytes, file_index: int, count: int, max_pixels: int) -> Image.Im
             file=str(file_index),
             limit=str(max_pixels),
         ) from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         hint = "; it is a PDF: send it as application/pdf" if b"%PDF-" in data[:1024] else ""
         raise invalid(
             "NOT_AN_IMAGE", f"{name} is not a PNG, JPEG, TIFF or WebP image{hint}", file=str(file_index)

@@ -27,7 +27,7 @@ def long_runs(ink: np.ndarray, length: int) -> np.ndarray:
     eroded = ndimage.minimum_filter1d(ink.view(np.uint8), length, axis=1)
     # The dilation uses the reflected window: for an even length its centre sits one step over.
     opened = ndimage.maximum_filter1d(eroded, length, axis=1, origin=-1 if length % 2 == 0 else 0)
-    return opened.view(bool)
+    return np.asarray(opened.view(bool))
 
 
 @dataclass(frozen=True)
