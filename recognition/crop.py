@@ -74,3 +74,51 @@ def crop_staff(
         reducing_gap=None,
     )
     return np.asarray(out, dtype=np.float32) / 255.0
+
+
+def _horizontal_map(
+    top_line_y: float, bottom_line_y: float, left_x: float, right_x: float, height: int, max_width: int | None
+) -> tuple[float, float]:
+    """(src_left, crop px per page px horizontally) of `crop_staff` with the same arguments
+    (the same arithmetic as crop_staff, squeeze included; tests/recognition/test_crop.py checks it)."""
+    max_width = max_width or height * MAX_WIDTH_PER_HEIGHT
+    band_top, band_bottom = staff_band(height)
+    scale = (band_bottom - band_top) / (bottom_line_y - top_line_y)
+    space = (bottom_line_y - top_line_y) / 4
+    src_left = left_x - space
+    src_right = right_x + space
+    width = max(1, min(round((src_right - src_left) * scale), max_width))
+    return src_left, width / (src_right - src_left)
+
+
+def crop_column(
+    page_x: float,
+    top_line_y: float,
+    bottom_line_y: float,
+    left_x: float,
+    right_x: float,
+    *,
+    height: int = DEFAULT_HEIGHT,
+    max_width: int | None = None,
+) -> float:
+    """Column of the `crop_staff` crop (same geometry arguments) where page column `page_x` lands.
+
+    Both are pixel indices (float): a one-pixel vertical line on page column c shows, after
+    resampling, centred on column `crop_column(c, ...)`. May fall outside [0, width)."""
+    src_left, k = _horizontal_map(top_line_y, bottom_line_y, left_x, right_x, height, max_width)
+    return (page_x + 0.5 - src_left) * k - 0.5
+
+
+def page_column(
+    column: float,
+    top_line_y: float,
+    bottom_line_y: float,
+    left_x: float,
+    right_x: float,
+    *,
+    height: int = DEFAULT_HEIGHT,
+    max_width: int | None = None,
+) -> float:
+    """Inverse of `crop_column`: the page column that lands on crop column `column`."""
+    src_left, k = _horizontal_map(top_line_y, bottom_line_y, left_x, right_x, height, max_width)
+    return (column + 0.5) / k + src_left - 0.5
