@@ -13,11 +13,12 @@ import json
 import math
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from recognition.crop import DEFAULT_HEIGHT, crop_staff
+from recognition.crop import DEFAULT_HEIGHT, crop_column, crop_staff
 from recognition.vocabulary import VocabularyError, symbols_to_tokens
 from training.data.augment import degrade, rotate
 from training.data.musicxml import piece_to_musicxml
@@ -35,10 +36,82 @@ def _rotated(y: float, x: float, cx: float, cy: float, degrees: float) -> float:
     return cy - (x - cx) * math.sin(a) + (y - cy) * math.cos(a)
 
 
-def render_piece(
-    piece: Piece, rng: random.Random, height: int, strength: float
-) -> list[tuple[np.ndarray, list[str]]]:
-    """Crops and tokens of every staff of one engraved piece."""
+def _rotated_x(y: float, x: float, cx: float, cy: float, degrees: float) -> float:
+    """Column of page point (x, y) after PIL's counter-clockwise rotation about (cx, cy)."""
+    a = math.radians(degrees)
+    return cx + (x - cx) * math.cos(a) + (y - cy) * math.sin(a)
+
+
+@dataclass
+class RenderedStaff:
+    crop: np.ndarray  # uint8, ink = 255
+    tokens: list[str]
+    # one float per token: the crop column (float pixel index) of the notehead centre of each
+    # `pos:` token and of the rest glyph centre of each `rest:` token, NaN on every other token;
+    # all NaN when the SVG could not be matched to the labels (`matched` False)
+    positions: np.ndarray
+    matched: bool
+
+
+def _diatonic(step: str, octave: int) -> int:
+    return octave * 7 + "CDEFGAB".index(step)
+
+
+def match_glyphs(piece: Piece, staff: int, geometry: StaffGeometry) -> list[tuple[float, float]] | None:
+    """Page centre (x, y; continuous raster coordinates, unrotated) of every note and rest symbol of
+    `staff_symbols(piece, staff)`, in that order; None when the SVG's events do not pair one to one
+    with the piece's (measure count, event count per measure, rest/note, chord size)."""
+    measures = piece.staves[staff]
+    if len(geometry.measures) != len(measures):
+        return None
+    out: list[tuple[float, float]] = []
+    for measure, engraved in zip(measures, geometry.measures, strict=True):
+        events = [e for voice in measure.voices for e in voice if e.clef is None]
+        if len(events) != len(engraved):
+            return None
+        for event, glyphs in zip(events, engraved, strict=True):
+            if event.is_rest != glyphs.rest:
+                return None
+            if event.is_rest:
+                if len(glyphs.centres) != 1:
+                    return None
+                out.append(glyphs.centres[0])
+                continue
+            if len(glyphs.centres) != len(event.pitches):
+                return None
+            # chord notes by pitch: the lowest pitch gets the lowest notehead (largest y);
+            # seconds are displaced sideways, so each note keeps its own notehead's x
+            steps = [_diatonic(p.step, p.octave) for p in event.pitches]
+            by_pitch = sorted(range(len(steps)), key=steps.__getitem__)
+            by_height = sorted(glyphs.centres, key=lambda c: (-c[1], c[0]))
+            mine: list[tuple[float, float]] = [(0.0, 0.0)] * len(event.pitches)
+            for k, centre in zip(by_pitch, by_height, strict=True):
+                mine[k] = centre
+            out += mine
+    return out
+
+
+def token_positions(
+    tokens: list[str], centres: list[tuple[float, float]] | None, geometry: StaffGeometry
+) -> np.ndarray | None:
+    """Per token, the page centre x of its glyph (NaN where none), checking every notehead's
+    height against its `pos:P` token (half a staff space tolerance); None when they disagree."""
+    anchors = [i for i, t in enumerate(tokens) if t.startswith(("pos:", "rest:"))]
+    if centres is None or len(anchors) != len(centres):
+        return None
+    half = (geometry.bottom - geometry.top) / 8  # page px per staff position
+    xs = np.full(len(tokens), np.nan, np.float64)
+    for i, (x, y) in zip(anchors, centres, strict=True):
+        if tokens[i].startswith("pos:"):
+            expected = geometry.bottom - int(tokens[i][4:]) * half
+            if abs(y - expected) > half:
+                return None
+        xs[i] = x
+    return xs
+
+
+def render_staves(piece: Piece, rng: random.Random, height: int, strength: float) -> list[RenderedStaff]:
+    """Crops, tokens and glyph positions of every staff of one engraved piece."""
     labels = [symbols_to_tokens(staff_symbols(piece, s)) for s in range(len(piece.staves))]
     space_px = rng.uniform(9, 26)
     decorations = rng.choice([0.0, 0.5, 1.0, 2.0])
@@ -52,7 +125,7 @@ def render_piece(
     page = degrade(page, rng, engraving.space_px, strength)
     out = []
     cy, cx = page.shape[0] / 2, page.shape[1] / 2
-    for geometry, tokens in zip(engraving.staves, labels, strict=True):
+    for s, (geometry, tokens) in enumerate(zip(engraving.staves, labels, strict=True)):
         space = (geometry.bottom - geometry.top) / 4
         mid = (geometry.left + geometry.right) / 2
         top = _rotated(geometry.top, mid, cx, cy, degrees) + rng.gauss(0, 0.12) * space
@@ -62,8 +135,25 @@ def render_piece(
         if not numbers_visible(geometry, top, bottom, space, cy, degrees, mid, cx):
             continue  # its label would name a tuplet whose number the crop does not show
         crop = crop_staff(page, top, bottom, left, right, height=height, max_width=MAX_WIDTH)
-        out.append(((crop * 255).round().astype(np.uint8), tokens))
+        centres = match_glyphs(piece, s, geometry)
+        xs = token_positions(tokens, centres, geometry)
+        positions = np.full(len(tokens), np.nan, np.float32)
+        if xs is not None and centres is not None:
+            ys = iter(y for _, y in centres)
+            for i in np.flatnonzero(~np.isnan(xs)):
+                # continuous raster coordinates: rotate (PIL turns about the continuous centre),
+                # then to a pixel index (pixel column c spans [c, c + 1)), then into the crop
+                x = _rotated_x(next(ys), float(xs[i]), cx, cy, degrees) - 0.5
+                positions[i] = crop_column(x, top, bottom, left, right, height=height, max_width=MAX_WIDTH)
+        out.append(RenderedStaff((crop * 255).round().astype(np.uint8), tokens, positions, xs is not None))
     return out
+
+
+def render_piece(
+    piece: Piece, rng: random.Random, height: int, strength: float
+) -> list[tuple[np.ndarray, list[str]]]:
+    """Crops and tokens of every staff of one engraved piece."""
+    return [(r.crop, r.tokens) for r in render_staves(piece, rng, height, strength)]
 
 
 # The crop shows four staff spaces above the top line and below the bottom line (crop_staff);
@@ -130,19 +220,22 @@ class Sources:
         raise AssertionError("unreachable")
 
 
-def build_shard(index: int, size: int, sources: Sources, height: int, clean_fraction: float) -> list:
+def build_shard(
+    index: int, size: int, sources: Sources, height: int, clean_fraction: float
+) -> list[tuple[np.ndarray, list[str], str, np.ndarray, bool]]:
+    """(crop, tokens, source kind, positions, matched) of `size` staves."""
     rng = random.Random(1_000_003 * index + 17)
-    samples: list[tuple[np.ndarray, list[str], str]] = []
+    samples: list[tuple[np.ndarray, list[str], str, np.ndarray, bool]] = []
     while len(samples) < size:
         kind, piece = sources.next(rng)
         strength = 0.0 if rng.random() < clean_fraction else rng.uniform(0.2, 1.0)
         try:
-            crops = render_piece(piece, rng, height, strength)
+            staves = render_staves(piece, rng, height, strength)
         except (VocabularyError, ValueError, KeyError, ZeroDivisionError):
             continue
-        for img, tokens in crops:
-            if img.shape[1] < MAX_WIDTH and len(tokens) < 500:
-                samples.append((img, tokens, kind))
+        for r in staves:
+            if r.crop.shape[1] < MAX_WIDTH and len(r.tokens) < 500:
+                samples.append((r.crop, r.tokens, kind, r.positions, r.matched))
     return samples[:size]
 
 
@@ -172,10 +265,13 @@ def main(argv: list[str] | None = None) -> None:
         if path.exists():
             continue
         start = time.time()
-        samples = build_shard(index, a.size, sources, a.height, a.clean)
-        write_shard(path, samples)
+        built = build_shard(index, a.size, sources, a.height, a.clean)
+        samples = [(img, tokens, kind) for img, tokens, kind, _, _ in built]
+        write_shard(path, samples, positions=[p for _, _, _, p, _ in built])
         took = time.time() - start
         counts = {k: sum(1 for s in samples if s[2] == k) for k in mix}
+        anchors = sum(1 for _, tokens, *_ in built for t in tokens if t.startswith(("pos:", "rest:")))
+        positioned = sum(int(np.isfinite(p).sum()) for _, _, _, p, _ in built)
         print(
             json.dumps(
                 {
@@ -184,6 +280,8 @@ def main(argv: list[str] | None = None) -> None:
                     "seconds": round(took, 1),
                     "staves_per_hour": round(len(samples) / took * 3600),
                     "kinds": counts,
+                    "unmatched_staves": sum(1 for *_, matched in built if not matched),
+                    "positioned": round(positioned / max(anchors, 1), 4),
                 }
             ),
             flush=True,
