@@ -201,6 +201,10 @@ class StaffModel(nn.Module):
         """Teacher forcing: tokens (B, T) starting with <bos> -> logits (B, T, V)."""
         memory, bias = self.encode(images, widths)
         cross_k, cross_v = self.cross_kv(memory)
+        return self.head(self.decode_states(tokens, cross_k, cross_v, bias))
+
+    def decode_states(self, tokens: Tensor, cross_k: Tensor, cross_v: Tensor, bias: Tensor) -> Tensor:
+        """Teacher forcing: the normalised decoder output (B, T, d) that the logits are read from."""
         t = tokens.shape[1]
         x = self.embed(tokens) + self.pos(torch.arange(t, device=tokens.device))[None]
         causal = torch.triu(torch.full((t, t), NEG, device=tokens.device), diagonal=1)[None, None]
@@ -209,7 +213,7 @@ class StaffModel(nn.Module):
             h = layer.ln1(x)
             k, v = a.split(a.k(h)), a.split(a.v(h))
             x = layer(x, k, v, causal, cross_k[i], cross_v[i], bias)
-        return self.head(self.dec_ln(x))
+        return self.dec_ln(x)
 
     # --- decoder, one step with a key/value cache (inference, ONNX) --------------------------------
 
@@ -224,6 +228,22 @@ class StaffModel(nn.Module):
         cross_bias: Tensor,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """token (B, 1), position (1,) int64, past (L, B, H, T, dh) -> logits (B, V), past with T+1."""
+        state, new_k, new_v = self.decode_step_state(
+            token, position, past_k, past_v, cross_k, cross_v, cross_bias
+        )
+        return self.head(state)[:, 0], new_k, new_v
+
+    def decode_step_state(
+        self,
+        token: Tensor,
+        position: Tensor,
+        past_k: Tensor,
+        past_v: Tensor,
+        cross_k: Tensor,
+        cross_v: Tensor,
+        cross_bias: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """`decode_step` before the vocabulary head: the normalised decoder output (B, 1, d)."""
         x = self.embed(token) + self.pos(position)[None]
         new_k, new_v = [], []
         for i, layer in enumerate(self.layers()):
@@ -234,8 +254,7 @@ class StaffModel(nn.Module):
             new_k.append(k)
             new_v.append(v)
             x = layer(x, k, v, None, cross_k[i], cross_v[i], cross_bias)
-        logits = self.head(self.dec_ln(x))[:, 0]
-        return logits, torch.stack(new_k), torch.stack(new_v)
+        return self.dec_ln(x), torch.stack(new_k), torch.stack(new_v)
 
     def empty_cache(self, batch: int, device: torch.device | None = None) -> tuple[Tensor, Tensor]:
         cfg = self.cfg

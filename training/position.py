@@ -1,0 +1,350 @@
+"""Where each note is: a pointer head that says which column of the staff a token was read at.
+
+The recogniser already looks at the notehead it names: the decoder's cross-attention. The head
+turns that into a position. From the decoder's final state at the step that emits a token, it
+forms one query per attention head and scores it against the last decoder layer's
+cross-attention keys (one per encoder column, 8 image pixels wide); the softmax over columns is a
+distribution over where the token sits, and its expectation is the position in crop pixels.
+Every input is already in the ONNX decoder step, so serving gets positions at no extra pass.
+
+The head is trained on its own, on top of a frozen recogniser (`python -m training.position
+train`): the recogniser may be a weight-space average of two runs, and the head must fit the
+weights that are shipped. Labels are the notehead and rest centres Verovio drew
+(`training.data.build` writes them into the shards as `positions`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+
+from recognition.manifest import MANIFEST_NAME, file_sha256
+from training.data.shards import read_positions, read_shard
+from training.dataset import Batch, collate
+from training.model import StaffModel
+
+COLUMN_PX = 8  # encoder column width in crop pixels (the backbone's horizontal stride)
+POSITION_OUTPUT = "token_x"  # the decoder step's extra output (recognition/recognizer.py reads it)
+STAFF_SPACE_PX = 8  # the crop convention (recognition/crop.py) at input height 96
+
+
+class PositionHead(nn.Module):
+    def __init__(self, d_model: int, heads: int):
+        super().__init__()
+        self.heads, self.head_dim = heads, d_model // heads
+        self.query = nn.Linear(d_model, d_model)
+        nn.init.zeros_(self.query.bias)
+
+    def column_logits(self, state: Tensor, cross_k: Tensor, cross_bias: Tensor) -> Tensor:
+        """state (B, T, d) normalised decoder output; cross_k (B, H, S, dh) of the last decoder
+        layer; cross_bias (B, 1, 1, S) -> (B, T, S) scores over encoder columns."""
+        b, t, _ = state.shape
+        q = self.query(state).view(b, t, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, dh)
+        scores = torch.matmul(q, cross_k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
+        return scores.mean(dim=1) + cross_bias[:, 0]
+
+    def forward(self, state: Tensor, cross_k: Tensor, cross_bias: Tensor) -> Tensor:
+        """-> (B, T) expected position in crop pixels (column centres at 8 s + 4)."""
+        p = torch.softmax(self.column_logits(state, cross_k, cross_bias), dim=-1)
+        columns = torch.arange(p.shape[-1], device=p.device, dtype=p.dtype)
+        return (p * columns).sum(dim=-1) * COLUMN_PX + COLUMN_PX / 2
+
+
+def position_loss(logits: Tensor, target_px: Tensor) -> Tensor:
+    """Soft cross-entropy towards the two columns around each target (split so that their
+    expectation is the target) plus the L1 error of the expectation, in columns. logits (N, S),
+    target_px (N,) with finite values only."""
+    s = logits.shape[-1]
+    column = ((target_px - COLUMN_PX / 2) / COLUMN_PX).clamp(0, s - 1)
+    low = column.floor().long().clamp(max=s - 1)
+    high = (low + 1).clamp(max=s - 1)
+    frac = column - low.to(column.dtype)
+    log_p = torch.log_softmax(logits, dim=-1)
+    picked = (1 - frac) * log_p.gather(1, low[:, None])[:, 0] + frac * log_p.gather(1, high[:, None])[:, 0]
+    expected = (log_p.exp() * torch.arange(s, device=logits.device, dtype=logits.dtype)).sum(-1)
+    return -picked.mean() + F.smooth_l1_loss(expected, column)
+
+
+# --- training on a frozen recogniser ------------------------------------------------------------
+
+
+def _staves_with_positions(folder: Path) -> tuple[list[np.ndarray], list[list[str]], list[np.ndarray]]:
+    """Every staff of the shards in `folder` that has at least one labelled position."""
+    images: list[np.ndarray] = []
+    tokens: list[list[str]] = []
+    positions: list[np.ndarray] = []
+    for path in sorted(folder.glob("shard-*.npz")):
+        if path.name.endswith(".tmp.npz"):
+            continue
+        labels = read_positions(path)
+        if labels is None:
+            continue
+        imgs, toks, _ = read_shard(path)
+        for img, tok, pos in zip(imgs, toks, labels, strict=True):
+            if np.isfinite(pos).any():
+                images.append(img)
+                tokens.append(tok)
+                positions.append(pos)
+    return images, tokens, positions
+
+
+def _rescaled(img: np.ndarray, pos: np.ndarray, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+    """Width-scale augmentation (as training.dataset.augment) that moves the labels with the image."""
+    h, w = img.shape
+    new_w = max(16, min(1280, round(w * rng.uniform(0.85, 1.15))))
+    out = np.asarray(Image.fromarray(img).resize((new_w, h), Image.Resampling.BILINEAR))
+    return out, pos * (new_w / w)
+
+
+def _batch(
+    images: list[np.ndarray], tokens: list[list[str]], positions: list[np.ndarray], max_tokens: int
+) -> tuple[Batch, Tensor]:
+    """A training batch and its targets (B, T-1) aligned with the predicted tokens (NaN: none)."""
+    batch = collate(images, tokens, max_tokens)
+    targets = torch.full((len(images), batch.tokens.shape[1] - 1), float("nan"))
+    for k, pos in enumerate(positions):
+        n = min(len(pos), targets.shape[1])
+        targets[k, :n] = torch.from_numpy(np.asarray(pos[:n], np.float32))
+    return batch, targets
+
+
+def head_outputs(model: StaffModel, head: PositionHead, batch: Batch) -> tuple[Tensor, Tensor]:
+    """Column logits (B, T-1, S) and positions in pixels (B, T-1) for every predicted token,
+    the recogniser itself frozen (no gradient)."""
+    with torch.no_grad():
+        memory, bias = model.encode(batch.images, batch.widths)
+        cross_k, cross_v = model.cross_kv(memory)
+        states = model.decode_states(batch.tokens[:, :-1], cross_k, cross_v, bias)
+    logits = head.column_logits(states, cross_k[-1], bias)
+    p = torch.softmax(logits, dim=-1)
+    columns = torch.arange(p.shape[-1], dtype=p.dtype)
+    return logits, (p * columns).sum(-1) * COLUMN_PX + COLUMN_PX / 2
+
+
+def load_recogniser(source: Path, calibration: list[np.ndarray]) -> StaffModel:
+    from training.train import initial_model
+
+    model = initial_model(source, calibration)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def train_head(a: argparse.Namespace) -> None:
+    torch.set_num_threads(a.threads)
+    rng = random.Random(a.seed)
+    images, tokens, positions = _staves_with_positions(a.data)
+    val_images, val_tokens, val_positions = _staves_with_positions(a.val)
+    if not images or not val_images:
+        raise SystemExit(f"no staves with positions in {a.data} or {a.val}: render with training.data.build")
+    model = load_recogniser(a.model, val_images[:64])
+    head = PositionHead(model.cfg.d_model, model.cfg.heads)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=a.lr, weight_decay=0.0)
+    order = list(range(len(images)))
+    started = time.time()
+    for step in range(1, a.steps + 1):
+        picked = rng.sample(order, min(a.batch, len(order)))
+        picked.sort(key=lambda i: images[i].shape[1])  # similar widths pad less
+        pairs = [
+            _rescaled(images[i], positions[i], rng) if rng.random() < 0.5 else (images[i], positions[i])
+            for i in picked
+        ]
+        batch, targets = _batch(
+            [p[0] for p in pairs], [tokens[i] for i in picked], [p[1] for p in pairs], model.cfg.max_tokens
+        )
+        for group in optimizer.param_groups:
+            group["lr"] = a.lr * 0.5 * (1 + math.cos(math.pi * step / a.steps))
+        logits, _ = head_outputs(model, head, batch)
+        mask = torch.isfinite(targets)
+        loss = position_loss(logits[mask], targets[mask])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step % 25 == 0 or step == a.steps:
+            print(
+                json.dumps({"step": step, "loss": round(float(loss), 4), "s": round(time.time() - started)}),
+                flush=True,
+            )
+    errors = teacher_forced_errors(model, head, val_images, val_tokens, val_positions)
+    print(json.dumps({"event": "done", **error_figures(errors)}), flush=True)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "head": head.state_dict(),
+            "d_model": model.cfg.d_model,
+            "heads": model.cfg.heads,
+            "recogniser": str(a.model),
+            "steps": a.steps,
+            "staves": len(images),
+            "figures": error_figures(errors),
+        },
+        a.out,
+    )
+
+
+@torch.no_grad()
+def teacher_forced_errors(
+    model: StaffModel,
+    head: PositionHead,
+    images: list[np.ndarray],
+    tokens: list[list[str]],
+    positions: list[np.ndarray],
+) -> np.ndarray:
+    """|predicted - labelled| in staff spaces (8 crop pixels) for every labelled token, reading
+    the true tokens (teacher forcing)."""
+    out = []
+    for start in range(0, len(images), 16):
+        chunk = slice(start, start + 16)
+        batch, targets = _batch(images[chunk], tokens[chunk], positions[chunk], model.cfg.max_tokens)
+        _, predicted = head_outputs(model, head, batch)
+        mask = torch.isfinite(targets)
+        out.append((predicted[mask] - targets[mask]).abs().numpy() / STAFF_SPACE_PX)
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def error_figures(errors: np.ndarray) -> dict[str, float]:
+    """Median, mean and 95th percentile of horizontal errors (staff spaces), and how many."""
+    if not len(errors):
+        return {"count": 0}
+    return {
+        "count": len(errors),
+        "median_spaces": round(float(np.median(errors)), 3),
+        "mean_spaces": round(float(np.mean(errors)), 3),
+        "p95_spaces": round(float(np.percentile(errors, 95)), 3),
+    }
+
+
+# --- into the shipped decoder step ------------------------------------------------------------
+
+
+class _HeadGraph(nn.Module):
+    def __init__(self, head: PositionHead):
+        super().__init__()
+        self.head = head
+
+    def forward(self, state: Tensor, cross_k: Tensor, cross_bias: Tensor) -> Tensor:
+        return self.head(state, cross_k[-1], cross_bias)[:, 0]
+
+
+def _final_state(graph: onnx.GraphProto) -> str:
+    """The decoder step's normalised output, which the vocabulary head reads: the output of the
+    layer norm whose weight is `model.dec_ln.weight`."""
+    for node in graph.node:
+        if node.op_type == "LayerNormalization" and "model.dec_ln.weight" in node.input:
+            return str(node.output[0])
+    raise ValueError("the decoder step has no final layer norm (model.dec_ln)")
+
+
+def graft(folder: Path, head: PositionHead, facts: dict[str, Any]) -> None:
+    """Add a `position` output (B,) to the decoder step of model folder `folder`, computed by
+    `head` from tensors the graph already has; every other output is left exactly as it was."""
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    path = folder / manifest["files"]["decoder_step"]
+    model = onnx.load(str(path))
+    graph = model.graph
+    if any(o.name == POSITION_OUTPUT for o in graph.output):
+        raise ValueError(f"{path} already has a {POSITION_OUTPUT} output")
+    by_name = {i.name: i for i in graph.input}
+    state_name = _final_state(graph)
+    layers, heads, head_dim = manifest["decoder_layers"], manifest["heads"], manifest["head_dim"]
+    with tempfile.TemporaryDirectory() as tmp:
+        head_path = Path(tmp) / "head.onnx"
+        torch.onnx.export(
+            _HeadGraph(head).eval(),
+            (
+                torch.zeros(2, 1, heads * head_dim),
+                torch.zeros(layers, 2, heads, 5, head_dim),
+                torch.zeros(2, 1, 1, 5),
+            ),
+            str(head_path),
+            input_names=["state", "cross_k", "cross_bias"],
+            output_names=[POSITION_OUTPUT],
+            dynamic_axes={
+                "state": {0: "batch"},
+                "cross_k": {1: "batch", 3: "columns"},
+                "cross_bias": {0: "batch", 3: "columns"},
+                POSITION_OUTPUT: {0: "batch"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+        part = onnx.load(str(head_path)).graph
+    keep = {
+        "cross_k": "cross_k",
+        "cross_bias": "cross_bias",
+        "state": state_name,
+        POSITION_OUTPUT: POSITION_OUTPUT,
+    }
+
+    def renamed(name: str) -> str:
+        return keep.get(name, f"position_head/{name}") if name else name
+
+    for init in part.initializer:
+        init.name = renamed(init.name)
+        graph.initializer.append(init)
+    for node in part.node:
+        node.name = renamed(node.name)
+        node.input[:] = [renamed(n) for n in node.input]
+        node.output[:] = [renamed(n) for n in node.output]
+        graph.node.append(node)
+    assert "cross_k" in by_name and "cross_bias" in by_name
+    graph.output.append(part.output[0])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    manifest["sha256"][path.name] = file_sha256(path)
+    manifest["positions"] = {"output": POSITION_OUTPUT, "unit": "crop pixels", **facts}
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+def load_head(path: Path) -> tuple[PositionHead, dict[str, Any]]:
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    head = PositionHead(saved["d_model"], saved["heads"])
+    head.load_state_dict(saved["head"])
+    head.eval()
+    facts = {k: v for k, v in saved.items() if k not in ("head", "d_model", "heads")}
+    return head, facts
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train the head on a frozen recogniser")
+    t.add_argument(
+        "--model", type=Path, default=Path("models/etude-omr-v1"), help="exported folder or checkpoint"
+    )
+    t.add_argument("--data", type=Path, default=Path("data/positions-train"))
+    t.add_argument("--val", type=Path, default=Path("data/positions"))
+    t.add_argument("--out", type=Path, default=Path("runs/position/head.pt"))
+    t.add_argument("--steps", type=int, default=600)
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=1)
+    g = sub.add_parser("graft", help="add the trained head's position output to a model folder")
+    g.add_argument("--model", type=Path, default=Path("models/etude-omr-v1"))
+    g.add_argument("--head", type=Path, default=Path("runs/position/head.pt"))
+    a = ap.parse_args(argv)
+    if a.command == "train":
+        train_head(a)
+    elif a.command == "graft":
+        head, facts = load_head(a.head)
+        graft(a.model, head, facts)
+        print(json.dumps({"grafted": str(a.model), **facts}))
+
+
+if __name__ == "__main__":
+    main()
