@@ -97,6 +97,9 @@ jobs = Table(
     C("model_key", String(256), nullable=True),
     C("model_json", Text, nullable=True),
     C("service_version", String(64), nullable=True),
+    # From the OMR server's header: title, composer and tempo text the document states (IR
+    # Metadata in its JSON mapping); null or {} when it states none.
+    C("metadata_json", Text, nullable=True),
     C("score_artifact_id", Integer, ForeignKey("artifacts.id"), nullable=True),
     C("score_json_artifact_id", Integer, ForeignKey("artifacts.id"), nullable=True),
     C("create_time", UtcDateTime, nullable=False),

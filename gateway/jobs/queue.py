@@ -10,7 +10,7 @@ claim concurrently; on SQLite the compare-and-set on lease_token alone keeps it 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +43,8 @@ class Header:
     dpi: int
     model: dict[str, str]
     service_version: str
+    # Title, composer and tempo text the document states (the header's IR Metadata, as JSON).
+    metadata: dict[str, str] = field(default_factory=dict)
 
     @property
     def model_key(self) -> str:
@@ -194,6 +196,7 @@ class JobQueue:
                 model_key=header.model_key,
                 model_json=json.dumps(header.model, sort_keys=True),
                 service_version=header.service_version,
+                metadata_json=json.dumps(header.metadata, sort_keys=True),
             )
 
     async def record_page(self, lease: Lease, page_index: int, blob: Blob, header: Header) -> int:
@@ -291,6 +294,7 @@ class JobQueue:
                 model_key=source["model_key"],
                 model_json=source["model_json"],
                 service_version=source["service_version"],
+                metadata_json=source["metadata_json"],
             )
             pages = await connection.execute(
                 select(job_pages.c.page_index, job_pages.c.artifact_id).where(

@@ -37,7 +37,10 @@ score_to_json = to_json_bytes  # the worker stores the score in ir's one JSON ma
 
 
 def assemble(fragments: Sequence[score_pb2.PageFragment], job: dict[str, Any]) -> score_pb2.Score:
-    """Stitches the stored fragments into one validated Score (raises InvalidScoreError)."""
+    """Stitches the stored fragments into one validated Score (raises InvalidScoreError). The
+    header is rebuilt from the job's columns, as the OMR server sent it: model, dpi, and what
+    the document states of itself (title, composer, tempo text), so that the score, its JSON and
+    every export say what `etude transcribe` says of the same PDF."""
     from ir.assemble import score_from_document
 
     header = omr_pb2.DocumentHeader(
@@ -47,6 +50,9 @@ def assemble(fragments: Sequence[score_pb2.PageFragment], job: dict[str, Any]) -
         model=score_pb2.ModelInfo(**json.loads(job["model_json"] or "{}")),
         service_version=job["service_version"] or "",
     )
+    stated = json.loads(job.get("metadata_json") or "{}")
+    if stated:
+        header.metadata.CopyFrom(score_pb2.Metadata(**stated))
     options = options_from_json(job["options_json"])
     return score_from_document(fragments, header, options, file_name=job["file_name"])
 

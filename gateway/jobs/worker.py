@@ -238,7 +238,12 @@ class Worker:
                     raise PermanentJobError("the OMR server read a different PDF (sha256 mismatch)")
                 if header is None:
                     header = Header(
-                        h.page_count, h.pages_to_read, h.dpi, _model_dict(h.model), h.service_version
+                        h.page_count,
+                        h.pages_to_read,
+                        h.dpi,
+                        _model_dict(h.model),
+                        h.service_version,
+                        metadata=_metadata_dict(h.metadata),
                     )
                     await self.queue.record_header(lease, header)
                     self.events.job_changed(lease.job_id)
@@ -300,6 +305,12 @@ def _model_dict(model: score_pb2.ModelInfo) -> dict[str, str]:
     return {"name": model.name, "version": model.version, "sha256": model.sha256}
 
 
+def _metadata_dict(metadata: score_pb2.Metadata) -> dict[str, str]:
+    """The fields the document states (an empty field is not stated and is left out)."""
+    fields = {"title": metadata.title, "composer": metadata.composer, "tempo_text": metadata.tempo_text}
+    return {name: value for name, value in fields.items() if value}
+
+
 def _header_of(job: dict[str, Any]) -> Header:
     import json
 
@@ -309,4 +320,5 @@ def _header_of(job: dict[str, Any]) -> Header:
         job["dpi"],
         json.loads(job["model_json"] or "{}"),
         job["service_version"] or "",
+        metadata=json.loads(job["metadata_json"] or "{}"),
     )
