@@ -1,5 +1,6 @@
-"""What the web page reads of a job besides its final score: the PDF its owner uploaded, and the
-score of one page as soon as that page's fragment is stored (before the whole job completes).
+"""What the web page reads of a job besides its final score: the PDF or images its owner
+uploaded, and the score of one page as soon as that page's fragment is stored (before the whole
+job completes).
 
 Both are scoped by owner exactly like the other job reads: another owner's job is NOT_FOUND.
 """
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from etude.ir.v1 import score_pb2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway import media
 from gateway.errors import ConflictError, InvalidArgumentError, NotFoundError
 from gateway.jobs.results import ScoreContent, assemble
 from gateway.validation import INT32_MAX, check_job_id
@@ -50,6 +53,49 @@ async def job_pdf(engine: AsyncEngine, store: ObjectStore, owner: str, job_id: s
     """The PDF as uploaded (the gateway keeps it content-addressed for the worker)."""
     job = await _owned_job(engine, owner, job_id)
     return await store.get(await _artifact_key(engine, int(job["pdf_artifact_id"])))
+
+
+@dataclass(frozen=True)
+class Original:
+    """What a job was created from, as its owner uploaded it: one PDF, one image (a TIFF's
+    frames being pages), or several images stored as one ImageFiles bundle (gateway.media)."""
+
+    data: bytes
+    files: list[bytes]  # the uploaded files in page order; a PDF or single image is files[0]
+
+    @property
+    def media_type(self) -> str:
+        if len(self.files) > 1:
+            return media.IMAGE_FILES
+        return media.sniff(self.data) or media.PDF
+
+    @property
+    def kind(self) -> str:
+        """ "pdf" or "images": how a viewer draws it."""
+        return "pdf" if self.media_type == media.PDF else "images"
+
+
+async def job_original(engine: AsyncEngine, store: ObjectStore, owner: str, job_id: str) -> Original:
+    data = await job_pdf(engine, store, owner, job_id)
+    return Original(data, media.unbundle(data) or [data])
+
+
+def file_number(raw: str, count: int) -> int:
+    """The 0-based index of an uploaded file in a path (`/original/{file_index}`)."""
+    if not raw.isdigit() or len(raw) > 10:
+        raise InvalidArgumentError(
+            "file_index must be a non-negative integer (0 is the first file uploaded)",
+            reason="BAD_FILE_INDEX",
+            field="file_index",
+        )
+    index = int(raw)
+    if index >= count:
+        raise NotFoundError(
+            f"the job was created from {count} file{'' if count == 1 else 's'}; there is no file {index}",
+            reason="NO_SUCH_FILE",
+            field="file_index",
+        )
+    return index
 
 
 def page_number(raw: str) -> int:

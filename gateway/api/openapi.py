@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.jobs.records import TRANSITIONS, JobState
+from gateway.media import IMAGE_FILES
 from ir.export import FORMATS as SCORE_FORMATS
 
 # From the one state machine (gateway/jobs/records.py), never restated by hand.
@@ -261,6 +262,47 @@ def openapi_document() -> dict[str, Any]:
                             "description": "The PDF or image as uploaded (of several images, the first)",
                             "content": {"application/pdf": {}, "image/*": {}},
                         },
+                        **ERRORS,
+                    },
+                }
+            },
+            "/v1/jobs/{job_id}/original": {
+                "get": {
+                    "summary": "What the job was created from, as uploaded (its owner only)",
+                    "description": "A PDF or one image with its own media type; several images as "
+                    "their etude.omr.v1.ImageFiles bundle. `x-etude-original-files` is the number of "
+                    "files, `x-etude-original-kind` `pdf` or `images`.",
+                    "parameters": [JOB_ID],
+                    "responses": {
+                        "200": {
+                            "description": "The upload",
+                            "content": {"application/pdf": {}, "image/*": {}, IMAGE_FILES: {}},
+                        },
+                        **ERRORS,
+                    },
+                }
+            },
+            "/v1/jobs/{job_id}/original/{file_index}": {
+                "get": {
+                    "summary": "One uploaded file, with its media type (its owner only)",
+                    "description": "Files in page order: the page images of an image job, or the "
+                    "PDF (file 0) of a PDF job. Headers as for `/original`.",
+                    "parameters": [
+                        JOB_ID,
+                        {
+                            "name": "file_index",
+                            "in": "path",
+                            "required": True,
+                            "description": "0-based.",
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The file",
+                            "content": {"application/pdf": {}, "image/*": {}},
+                        },
+                        "400": _problem("Bad file index"),
                         **ERRORS,
                     },
                 }

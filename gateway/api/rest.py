@@ -29,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from gateway import media
-from gateway.api.job_files import job_pdf, page_number, page_score
+from gateway.api.job_files import Original, file_number, job_original, job_pdf, page_number, page_score
 from gateway.api.multipart import Rfc5987MultiPartParser
 from gateway.api.openapi import openapi_document
 from gateway.api.request_context import RequestContextMiddleware
@@ -269,6 +269,22 @@ class RestApi:
         original = images[0] if images else pdf
         return Response(original, media_type=media.sniff(original) or media.PDF, headers=headers)
 
+    async def job_original(self, request: Request) -> Response:
+        """The upload as stored, with its media type (several images: their ImageFiles bundle);
+        `x-etude-original-files` says how many files it holds, `x-etude-original-kind` whether
+        a viewer draws a PDF or images."""
+        job_id = request.path_params["job_id"]
+        original = await job_original(self.core.engine, self.core.store, self.owner(request), job_id)
+        return Response(original.data, media_type=original.media_type, headers=_original_headers(original))
+
+    async def job_original_file(self, request: Request) -> Response:
+        """One uploaded file (0-based, in page order) with its own media type: a page image of
+        an image job, or the PDF (file 0) of a PDF job."""
+        job_id = request.path_params["job_id"]
+        original = await job_original(self.core.engine, self.core.store, self.owner(request), job_id)
+        data = original.files[file_number(request.path_params["file_index"], len(original.files))]
+        return Response(data, media_type=media.sniff(data) or media.PDF, headers=_original_headers(original))
+
     async def page_score(self, request: Request) -> Response:
         owner = self.owner(request)
         job_id = request.path_params["job_id"]
@@ -290,6 +306,15 @@ class RestApi:
         async with self.core.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
         return JSONResponse({"status": "ok"})
+
+
+def _original_headers(original: Original) -> dict[str, str]:
+    return {
+        "cache-control": "private",
+        "x-content-type-options": "nosniff",
+        "x-etude-original-files": str(len(original.files)),
+        "x-etude-original-kind": original.kind,
+    }
 
 
 class _SlotResponse(StreamingResponse):
@@ -355,6 +380,8 @@ def build_rest_app(core: GatewayCore, *, static_dir: Path = STATIC) -> Starlette
         Route("/v1/jobs/{job_id}/events", api.job_events, methods=["GET"]),
         Route("/v1/jobs/{job_id}/score", api.job_score, methods=["GET"]),
         Route("/v1/jobs/{job_id}/pdf", api.job_pdf, methods=["GET"]),
+        Route("/v1/jobs/{job_id}/original", api.job_original, methods=["GET"]),
+        Route("/v1/jobs/{job_id}/original/{file_index}", api.job_original_file, methods=["GET"]),
         Route("/v1/jobs/{job_id}/pages/{page_index}/score", api.page_score, methods=["GET"]),
         Route("/v1/config", api.config, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),

@@ -171,3 +171,58 @@ async def test_openapi_and_static_page(client: httpx.AsyncClient) -> None:
     if static.exists():
         page = await client.get("/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+
+
+def _png(shade: int, size: tuple[int, int] = (120, 160)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("L", size, shade).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_the_original_is_served_to_its_owner_with_its_media_type(client: httpx.AsyncClient) -> None:
+    """GET /original serves the upload as stored, GET /original/{n} each file with its own type
+    (the web page draws a job's original from these, after a reload too); only to the owner."""
+    pdf = blank_pdf(2)
+    made = (
+        await client.post("/v1/jobs", content=pdf, headers={**ALICE, "content-type": "application/pdf"})
+    ).json()
+    pdf_job = made["job"]["id"]
+    pages = [_png(250), _png(200, (100, 140))]
+    files = [("file", (f"page-{n}.png", data, "image/png")) for n, data in enumerate(pages, 1)]
+    images = (await client.post("/v1/jobs", files=files, headers=ALICE)).json()["job"]["id"]
+    single = (
+        await client.post("/v1/jobs", content=pages[1], headers={**ALICE, "content-type": "image/png"})
+    ).json()["job"]["id"]
+
+    whole = await client.get(f"/v1/jobs/{pdf_job}/original", headers=ALICE)
+    assert whole.status_code == 200 and whole.content == pdf
+    assert whole.headers["content-type"] == "application/pdf"
+    assert (whole.headers["x-etude-original-kind"], whole.headers["x-etude-original-files"]) == ("pdf", "1")
+    assert (await client.get(f"/v1/jobs/{pdf_job}/original/0", headers=ALICE)).content == pdf
+
+    bundle = await client.get(f"/v1/jobs/{images}/original", headers=ALICE)
+    assert bundle.headers["content-type"].startswith("application/x-protobuf")
+    assert (bundle.headers["x-etude-original-kind"], bundle.headers["x-etude-original-files"]) == (
+        "images",
+        "2",
+    )
+    for index, data in enumerate(pages):
+        one = await client.get(f"/v1/jobs/{images}/original/{index}", headers=ALICE)
+        assert one.status_code == 200 and one.content == data
+        assert one.headers["content-type"] == "image/png"
+        assert one.headers["x-etude-original-files"] == "2"
+    assert_problem(await client.get(f"/v1/jobs/{images}/original/2", headers=ALICE), 404, "NO_SUCH_FILE")
+    assert_problem(await client.get(f"/v1/jobs/{images}/original/x", headers=ALICE), 400, "BAD_FILE_INDEX")
+
+    alone = await client.get(f"/v1/jobs/{single}/original/0", headers=ALICE)
+    assert alone.content == pages[1] and alone.headers["x-etude-original-kind"] == "images"
+
+    # Another owner sees none of it, whatever the path.
+    for path in ("/original", "/original/0", "/original/1", "/original/9"):
+        assert_problem(await client.get(f"/v1/jobs/{images}{path}", headers=BOB), 404, "NO_SUCH_JOB")
+    spec = (await client.get("/openapi.json")).json()
+    assert {"/v1/jobs/{job_id}/original", "/v1/jobs/{job_id}/original/{file_index}"} <= set(spec["paths"])
