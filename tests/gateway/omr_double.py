@@ -1,10 +1,11 @@
 """A stand-in OMR server for the gateway's failure tests: the real OmrService protocol over real
 gRPC on loopback, run as a subprocess so a test can kill -9 it mid-document and start it again.
 
-It reads the PDF's page count with pypdfium2 and answers every page with a small, valid
-fragment made by tests/ir/factories (two measures, a few notes), after `--page-delay` seconds,
-so the gateway's streaming, resuming, assembling and exporting are exercised without waiting
-for the neural model. Each request it serves is appended to `--log` as one JSON line.
+It reads the PDF's page count with pypdfium2 (page images: one page each) and answers every page
+with a small, valid fragment made by tests/ir/factories (two measures, a few notes), after
+`--page-delay` seconds, so the gateway's streaming, resuming, assembling and exporting are
+exercised without waiting for the neural model. Each request it serves is appended to `--log`
+as one JSON line.
 
     python -m tests.gateway.omr_double --port 50999 --page-delay 0.2 --log /tmp/omr.jsonl
 """
@@ -28,6 +29,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from gateway import media
 from tests.ir.factories import IrBuilder
 
 MODEL = score_pb2.ModelInfo(name="omr-double", version="1", sha256="0" * 64)
@@ -70,14 +72,22 @@ class OmrDouble(omr_grpc.OmrServiceServicer):
     async def RecognizeDocument(
         self, request: omr_pb2.RecognizeDocumentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[omr_pb2.RecognizeDocumentResponse]:
-        try:
-            document = pypdfium2.PdfDocument(request.pdf_data)
-            page_count = len(document)
-            document.close()
-        except pypdfium2.PdfiumError as error:
-            status = bad_request(f"not a readable PDF: {error}")
-            await context.abort(status.code, status.details, status.trailing_metadata)
-            return
+        if request.WhichOneof("source") == "images":
+            # Several page images: one page each (what they show does not matter here).
+            page_count = len(request.images.files)
+            sha256 = media.bundle_sha256(list(request.images.files))
+        elif media.sniff(request.pdf_data) in media.IMAGE_TYPES:
+            page_count, sha256 = 1, hashlib.sha256(request.pdf_data).hexdigest()
+        else:
+            try:
+                document = pypdfium2.PdfDocument(request.pdf_data)
+                page_count = len(document)
+                document.close()
+            except pypdfium2.PdfiumError as error:
+                status = bad_request(f"not a readable PDF: {error}")
+                await context.abort(status.code, status.details, status.trailing_metadata)
+                return
+            sha256 = hashlib.sha256(request.pdf_data).hexdigest()
         first = request.options.first_page
         limit = request.options.page_limit or page_count
         count = max(0, min(limit, page_count - first))
@@ -90,7 +100,7 @@ class OmrDouble(omr_grpc.OmrServiceServicer):
                 first_page=first,
                 pages_to_read=count,
                 dpi=request.options.dpi or 150,
-                pdf_sha256=hashlib.sha256(request.pdf_data).hexdigest(),
+                pdf_sha256=sha256,
                 model=MODEL,
                 service_version="double-1",
             )

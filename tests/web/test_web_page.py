@@ -395,3 +395,130 @@ def test_the_token_box_shows_only_when_tokens_are_required(slow_gateway: Gateway
     page.wait_for_timeout(300)
     assert page.is_hidden("#token-form")
     context.close()
+
+
+def _engraved_pngs(folder: Path, seeds: tuple[int, int], names: tuple[str, str]) -> list[Path]:
+    """Engraved piano pages as PNG files (made-up music, see tests/omr/engraving.py)."""
+    from tests.omr.engraving import engraved_pages, piano_kern
+    from tests.omr.images import encode
+
+    paths = []
+    for seed, name in zip(seeds, names, strict=True):
+        image = engraved_pages(piano_kern(8, seed=seed, title=f"Image test {seed}"))[0].image
+        path = folder / name
+        path.write_bytes(encode(image, "PNG", dpi=150))
+        paths.append(path)
+    return paths
+
+
+# Width and height of the original's canvas.
+CANVAS_SIZE = "() => { const c = document.querySelector('#original canvas'); return [c.width, c.height]; }"
+
+
+def test_page_images_uploaded_as_one_document_and_shown_beside_the_score(
+    slow_gateway: Gateway, browser: Any, tmp_path: Path, screenshot_dir: Path
+) -> None:
+    """Two PNG pages chosen together (in the wrong order: the page sorts them by file name,
+    numbers as numbers) become one two-page job; each original page image is drawn beside its
+    score while the job runs, after it completes and after a reload (from the gateway's copy)."""
+    from PIL import Image
+
+    second, first = _engraved_pngs(tmp_path, (7, 8), ("page-10.png", "page-2.png"))
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{slow_gateway.url}/#token={TOKEN}")
+    assert "image/png" in (page.get_attribute("#pdf-file", "accept") or "")
+    assert page.get_attribute("#pdf-file", "multiple") is not None
+    assert "order of their file names" in page.inner_text("#upload-hint")
+
+    page.set_input_files("#pdf-file", [str(second), str(first)])
+    assert page.locator("#upload-files li").all_text_contents() == ["page-2.png", "page-10.png"]
+    assert page.is_hidden("#upload-error")
+    page.click("#upload-button")
+    page.wait_for_selector("#original canvas", timeout=30_000)
+    page.wait_for_selector('#job-state[data-state="OMR_COMPLETED"]', timeout=60_000)
+    page.wait_for_function(
+        "document.body.dataset.rendered && document.body.dataset.rendered.endsWith(':0')", timeout=60_000
+    )
+    job_id = page.evaluate("document.body.dataset.rendered.split(':')[0]")
+    sizes = [Image.open(path).size for path in (first, second)]
+    assert page.evaluate(CANVAS_SIZE) == list(sizes[0])  # page 1 is page-2.png
+    paper, ink, total = page.evaluate(CANVAS_INK)
+    assert paper > total / 2 and ink > 1000, (paper, ink, total)
+    assert page.get_attribute("#original", "data-kind") == "image"
+    assert page.locator("#score svg").count() >= 1
+    assert page.inner_text("#job-meta").startswith("No title found in the document")
+    page.screenshot(path=str(screenshot_dir / "web-images-page-1.png"), full_page=True)
+
+    with slow_gateway.api() as api:
+        job = api.get(f"/v1/jobs/{job_id}").json()["job"]
+        stored = [api.get(f"/v1/jobs/{job_id}/original/{n}").content for n in (0, 1)]
+    assert job["page_count"] == 2 and job["file_name"] == "page-2.png"
+    assert stored == [first.read_bytes(), second.read_bytes()]
+
+    page.click("#next-page")
+    page.wait_for_function(f"document.body.dataset.rendered === '{job_id}:1'", timeout=60_000)
+    page.wait_for_function(f"document.querySelector('#original').dataset.shown === '{job_id}:1'")
+    assert page.evaluate(CANVAS_SIZE) == list(sizes[1])
+
+    # After a reload the original pages come from the gateway.
+    page.reload()
+    page.wait_for_function(f"document.body.dataset.rendered === '{job_id}:0'", timeout=60_000)
+    page.wait_for_function(f"document.querySelector('#original').dataset.shown === '{job_id}:0'")
+    assert page.evaluate(CANVAS_SIZE) == list(sizes[0])
+    paper, ink, total = page.evaluate(CANVAS_INK)
+    assert paper > total / 2 and ink > 1000, (paper, ink, total)
+    page.click("#next-page")
+    page.wait_for_function(f"document.querySelector('#original').dataset.shown === '{job_id}:1'")
+    assert page.evaluate(CANVAS_SIZE) == list(sizes[1])
+    page.screenshot(path=str(screenshot_dir / "web-images-reloaded-page-2.png"), full_page=True)
+    assert errors == [], errors
+    context.close()
+
+
+def test_unsupported_files_are_refused_in_the_page(
+    slow_gateway: Gateway, browser: Any, tmp_path: Path
+) -> None:
+    gif = tmp_path / "scan.gif"
+    gif.write_bytes(b"GIF89a" + b"\0" * 20)
+    pdf = tmp_path / "score.pdf"
+    pdf.write_bytes(engraved_pdf(tmp_path, (9, 10)).read_bytes())
+    from PIL import Image
+
+    png = tmp_path / "page.png"
+    Image.new("L", (200, 260), 255).save(png)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{slow_gateway.url}/#token={TOKEN}")
+    page.set_input_files("#pdf-file", str(gif))
+    page.wait_for_selector("#upload-error:not([hidden])")
+    assert 'scan.gif" (image/gif) is not a PDF or a PNG, JPEG, TIFF or WebP image' in page.inner_text(
+        "#upload-error"
+    )
+    assert page.is_disabled("#upload-button")
+    page.set_input_files("#pdf-file", [str(pdf), str(png)])
+    assert "Choose one PDF, or page images only" in page.inner_text("#upload-error")
+    assert page.is_disabled("#upload-button")
+    page.set_input_files("#pdf-file", str(png))
+    assert page.is_hidden("#upload-error") and page.is_enabled("#upload-button")
+
+    # Dropped files go the same way: checked, and put in page order by name.
+    page.evaluate(DROP, [["b-10.png", "image/png"], ["b-9.png", "image/png"]])
+    assert page.locator("#upload-files li").all_text_contents() == ["b-9.png", "b-10.png"]
+    assert page.is_hidden("#upload-error") and page.is_enabled("#upload-button")
+    page.evaluate(DROP, [["notes.txt", "text/plain"]])
+    assert '"notes.txt" (text/plain) is not a PDF' in page.inner_text("#upload-error")
+    assert page.is_disabled("#upload-button")
+    assert page.is_hidden("#job-section")
+    context.close()
+
+
+# Drops files ([name, type] pairs, a few bytes each) on the drop zone, as a person would.
+DROP = """(files) => {
+  const transfer = new DataTransfer();
+  for (const [name, type] of files) transfer.items.add(new File([new Uint8Array([1, 2, 3])], name, { type }));
+  const zone = document.querySelector('#drop-zone');
+  zone.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+}"""

@@ -1,4 +1,4 @@
-// Étude's browser page: upload a PDF, follow the job live (each page's score appears as soon as
+// Étude's browser page: upload a PDF or page images, follow the job live (each page's score appears as soon as
 // that page is read), compare each original page with the recognised score, download the results. Plain ES modules, no build step; the two libraries it
 // uses (pdf.js, Verovio) are vendored under vendor/ and loaded only when first needed.
 import { readEvents } from "./sse.js";
@@ -98,7 +98,9 @@ function describe(job) {
 const view = {
   job: null, // the job shown
   watch: null, // AbortController of its event stream
-  pdfs: new Map(), // job id → promise of the ArrayBuffer of its PDF (uploaded here or fetched)
+  // job id → promise of its original, uploaded here or fetched: { kind: "pdf", bytes } or
+  // { kind: "images", count, file(index) → promise of a Blob } (page images, in page order)
+  originals: new Map(),
   score: null, // { ir, musicxml } of the whole job once loaded
   pageScores: new Map(), // page index → promise of { ir, musicxml } of that page alone
   page: 0, // 0-based page shown in the viewer
@@ -136,13 +138,77 @@ function setUpToken() {
 
 // ---- upload ----------------------------------------------------------------------------------
 
+// What the gateway reads (gateway/media.py): one PDF, or page images. The gateway decides by
+// content; the page only refuses what it can tell is something else, before sending it.
+const IMAGE_KINDS = {
+  "image/png": "PNG",
+  "image/jpeg": "JPEG",
+  "image/jpg": "JPEG",
+  "image/tiff": "TIFF",
+  "image/webp": "WebP",
+};
+const IMAGE_SUFFIXES = { png: "PNG", jpg: "JPEG", jpeg: "JPEG", tif: "TIFF", tiff: "TIFF", webp: "WebP" };
+const DROP_TEXT = "Drop a PDF or page images (PNG, JPEG, TIFF, WebP) here, or choose them";
+
+// "pdf", "image" or null (neither), by the file's type and, where the browser gives none, its name.
+function kindOf(file) {
+  const suffix = (/\.([a-z0-9]+)$/i.exec(file.name)?.[1] || "").toLowerCase();
+  const type = file.type === "application/octet-stream" ? "" : file.type;
+  if (type === "application/pdf" || (!type && suffix === "pdf")) return "pdf";
+  if (IMAGE_KINDS[type] || (!type && IMAGE_SUFFIXES[suffix])) return "image";
+  return null;
+}
+
+// Several images are the pages of one document in the order of their names, numbers counted as
+// numbers ("page-2" before "page-10"), whatever order the file chooser or the drop gave.
+function inPageOrder(files) {
+  return [...files].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true, sensitivity: "base" }));
+}
+
+// Why these files cannot be sent together, or null when they can.
+function uploadProblem(files) {
+  const unsupported = files.filter((file) => !kindOf(file));
+  if (unsupported.length) {
+    const names = unsupported.map((file) => `"${file.name}"${file.type ? ` (${file.type})` : ""}`).join(", ");
+    return `${names} ${unsupported.length === 1 ? "is" : "are"} not a PDF or a PNG, JPEG, TIFF or WebP image; Étude reads only those.`;
+  }
+  const pdfs = files.filter((file) => kindOf(file) === "pdf");
+  if (files.length > 1 && pdfs.length) {
+    return `Choose one PDF, or page images only: several files are read as the images of one document's pages, and "${pdfs[0].name}" is a PDF.`;
+  }
+  return null;
+}
+
+function chosenFiles() {
+  return inPageOrder($("#pdf-file").files);
+}
+
+function showChosen() {
+  const files = chosenFiles();
+  const problem = files.length ? uploadProblem(files) : null;
+  showError("#upload-error", problem ? new Error(problem) : null);
+  $("#upload-button").disabled = !files.length || Boolean(problem);
+  const text = !files.length
+    ? DROP_TEXT
+    : files.length === 1
+      ? files[0].name
+      : `${files.length} images, read as ${files.length} pages in this order:`;
+  $("#drop-text").textContent = text;
+  const list = $("#upload-files");
+  list.replaceChildren(
+    ...(files.length > 1 ? files : []).map((file) => {
+      const item = document.createElement("li");
+      item.textContent = file.name;
+      return item;
+    }),
+  );
+  list.hidden = files.length < 2;
+}
+
 function setUpUpload() {
   const input = $("#pdf-file");
   const zone = $("#drop-zone");
-  input.addEventListener("change", () => {
-    $("#upload-button").disabled = !input.files.length;
-    zone.querySelector("span").textContent = input.files.length ? input.files[0].name : "Drop a PDF here, or choose one";
-  });
+  input.addEventListener("change", showChosen);
   zone.addEventListener("dragover", (event) => {
     event.preventDefault();
     zone.classList.add("over");
@@ -158,28 +224,36 @@ function setUpUpload() {
   });
   $("#upload-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const file = input.files[0];
-    if (file) await upload(file);
+    const files = chosenFiles();
+    if (files.length) await upload(files);
   });
 }
 
-async function upload(file) {
-  showError("#upload-error", null);
+async function upload(files) {
+  const problem = uploadProblem(files);
+  showError("#upload-error", problem ? new Error(problem) : null);
+  if (problem) return;
   $("#upload-button").disabled = true;
   try {
-    const bytes = await file.arrayBuffer();
     const form = new FormData();
-    // The file as chosen, with its own type: the gateway, not the page, decides what a PDF is.
-    form.append("file", file, file.name);
+    // Each file as chosen, with its own type, in page order (one `file` part per page image):
+    // the gateway, not the page, decides what a PDF or an image is.
+    for (const file of files) form.append("file", file, file.name);
     const response = await api("/v1/jobs", { method: "POST", body: form });
     const job = jobOf(await response.json());
-    view.pdfs.set(field(job, "id"), Promise.resolve(bytes));
+    // The original is shown from the files chosen here, without fetching it back.
+    const local =
+      kindOf(files[0]) === "pdf"
+        ? files[0].arrayBuffer().then((bytes) => ({ kind: "pdf", bytes }))
+        : Promise.resolve({ kind: "images", count: files.length, file: async (index) => files[index] });
+    view.originals.set(field(job, "id"), local);
     openJob(job);
     refreshJobs();
   } catch (error) {
     showError("#upload-error", error);
   } finally {
-    $("#upload-button").disabled = !$("#pdf-file").files.length;
+    const chosen = chosenFiles();
+    $("#upload-button").disabled = !chosen.length || Boolean(uploadProblem(chosen));
   }
 }
 
@@ -197,6 +271,7 @@ function openJob(job) {
   $("#pages").replaceChildren();
   $("#warnings").replaceChildren();
   $("#warnings-box").hidden = true;
+  $("#job-meta").hidden = true;
   $("#original").dataset.shown = "";
   $("#score").dataset.shown = "";
   $("#job-section").hidden = false;
@@ -383,10 +458,26 @@ async function finish(job) {
     $("#job-summary").textContent +=
       ` — ${notes} notes in ${measures} measures` + (warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : "");
     showWarnings(ir.warnings || [], ir.measures || []);
+    showMetadata(ir);
     await showViewer();
   } catch (error) {
     showError("#job-error", error);
   }
+}
+
+// What the document states of itself (title, composer, tempo text: a born-digital PDF's text);
+// a document that states no title is named by its file, and the page says that it is the file.
+function showMetadata(ir) {
+  const metadata = field(ir, "metadata") || {};
+  const title = field(metadata, "title");
+  const composer = field(metadata, "composer");
+  const tempo = field(metadata, "tempo_text");
+  const parts = [title ? `“${title}”` : "No title found in the document (named above by its file)"];
+  if (composer) parts.push(`by ${composer}`);
+  if (tempo) parts.push(`tempo: ${tempo}`);
+  const element = $("#job-meta");
+  element.textContent = parts.join(" · ");
+  element.hidden = false;
 }
 
 function scoreResponse(id, format) {
@@ -397,7 +488,7 @@ async function download(format) {
   const id = field(view.job, "id");
   try {
     const blob = await (await scoreResponse(id, format)).blob();
-    const base = (field(view.job, "file_name") || id).replace(/\.pdf$/i, "");
+    const base = (field(view.job, "file_name") || id).replace(/\.(pdf|png|jpe?g|tiff?|webp)$/i, "");
     const link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
     link.download = base + FORMATS[format].suffix;
@@ -473,22 +564,40 @@ async function renderPage() {
   else if (shown === "page") document.body.dataset.preview = `${field(job, "id")}:${page}`;
 }
 
-// The job's PDF: the bytes uploaded from this page, else the gateway's copy (fetched once).
-function pdfBytes(id) {
-  if (!view.pdfs.has(id)) {
-    const bytes = api(`/v1/jobs/${encodeURIComponent(id)}/pdf`).then((response) => response.arrayBuffer());
-    bytes.catch(() => view.pdfs.delete(id)); // a failed fetch is tried again next time
-    view.pdfs.set(id, bytes);
+// The job's original: the files chosen on this page, else the gateway's copy. File 0 says what
+// the job was made from (x-etude-original-kind: pdf or images) and how many files it holds; the
+// other page images are fetched when their page is first shown.
+function original(id) {
+  if (!view.originals.has(id)) {
+    const base = `/v1/jobs/${encodeURIComponent(id)}/original`;
+    const loaded = api(`${base}/0`).then(async (response) => {
+      const type = response.headers.get("content-type") || "";
+      const kind = response.headers.get("x-etude-original-kind") || (type.startsWith("image/") ? "images" : "pdf");
+      if (kind === "pdf") return { kind, bytes: await response.arrayBuffer() };
+      const count = Number(response.headers.get("x-etude-original-files") || 1);
+      const files = new Map([[0, response.blob()]]);
+      const file = (index) => {
+        if (!files.has(index)) {
+          const blob = api(`${base}/${index}`).then((r) => r.blob());
+          blob.catch(() => files.delete(index)); // fetched again next time
+          files.set(index, blob);
+        }
+        return files.get(index);
+      };
+      return { kind, count, file };
+    });
+    loaded.catch(() => view.originals.delete(id)); // a failed fetch is tried again next time
+    view.originals.set(id, loaded);
   }
-  return view.pdfs.get(id);
+  return view.originals.get(id);
 }
 
 // The PDF of a job, parsed once by pdf.js (the loading task is kept per job).
 const pdfDocuments = new Map();
 
-async function pdfDocument(id) {
+async function pdfDocument(id, bytes) {
   if (!pdfDocuments.has(id)) {
-    const [lib, bytes] = await Promise.all([loadPdfjs(), pdfBytes(id)]);
+    const lib = await loadPdfjs();
     pdfDocuments.set(
       id,
       lib.getDocument({
@@ -505,17 +614,28 @@ async function renderOriginal(page) {
   const holder = $("#original");
   const id = field(view.job, "id");
   if (holder.dataset.shown === `${id}:${page}`) return; // already on screen
-  let documentProxy;
+  let canvas;
   try {
-    documentProxy = await pdfDocument(id);
+    const source = await original(id);
+    const first = Number(field(field(view.job, "options"), "first_page") || 0);
+    canvas =
+      source.kind === "pdf"
+        ? await pdfCanvas(await pdfDocument(id, source.bytes), page + first, holder)
+        : await imageCanvas(source, page + first);
   } catch (error) {
     pdfDocuments.delete(id);
     holder.replaceChildren(note(`The original could not be loaded: ${error.message || error}`));
     holder.dataset.shown = "";
     return;
   }
-  const first = Number(field(field(view.job, "options"), "first_page") || 0);
-  const pdfPage = await documentProxy.getPage(page + 1 + first);
+  if (field(view.job, "id") !== id || view.page !== page) return;
+  holder.replaceChildren(canvas);
+  holder.dataset.shown = `${id}:${page}`;
+  holder.dataset.kind = canvas.dataset.kind;
+}
+
+async function pdfCanvas(documentProxy, index, holder) {
+  const pdfPage = await documentProxy.getPage(index + 1);
   const base = pdfPage.getViewport({ scale: 1 });
   // Drawn at twice the pane's width so that zooming in stays sharp.
   const viewport = pdfPage.getViewport({ scale: (2 * (holder.clientWidth || 600)) / base.width });
@@ -523,9 +643,33 @@ async function renderOriginal(page) {
   canvas.width = Math.round(viewport.width);
   canvas.height = Math.round(viewport.height);
   await pdfPage.render({ canvas, canvasContext: canvas.getContext("2d"), viewport }).promise;
-  if (field(view.job, "id") !== id || view.page !== page) return;
-  holder.replaceChildren(canvas);
-  holder.dataset.shown = `${id}:${page}`;
+  canvas.dataset.kind = "pdf";
+  return canvas;
+}
+
+// A page image of an image job, drawn as uploaded (one file per page). A TIFF with several
+// frames holds several pages, and browsers draw no TIFF at all: such a page gets a note.
+async function imageCanvas(source, index) {
+  if (index >= source.count) {
+    throw new Error(`page ${index + 1} is a frame of a multi-page image, which the browser cannot show`);
+  }
+  const blob = await source.file(index);
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(blob);
+  } catch {
+    throw new Error(`this browser cannot draw ${blob.type || "this image"} (page ${index + 1}); the gateway keeps it as uploaded`);
+  }
+  const canvas = document.createElement("canvas");
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const context = canvas.getContext("2d");
+  context.fillStyle = "white"; // a transparent PNG shows on paper, as it was read
+  context.fillRect(0, 0, canvas.width, canvas.height);
+  context.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  canvas.dataset.kind = "image";
+  return canvas;
 }
 
 // One page's score, assembled by the gateway from that page alone (before the job completes).
