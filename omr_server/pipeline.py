@@ -231,7 +231,9 @@ class OmrEngine:
             for page_index in selection.indices:
                 work = await (await started.get())
                 decode_started = time.perf_counter()
-                fragment, context = build_fragment(page_index, work.layout, work.readings, context)
+                fragment, context = build_fragment(
+                    page_index, work.layout, work.readings, context, self.recognizer.input_height
+                )
                 warn_curved(fragment, work.curved)
                 metrics.DECODE_SECONDS.observe(time.perf_counter() - decode_started)
                 fragment.elapsed_seconds = time.perf_counter() - work.started

@@ -31,11 +31,16 @@ class StaffReading:
     tokens: list[str]
     token_probs: list[float]
     symbols: list[StaffSymbol]
+    # crop column each token was read at (the decoder step's `token_x`); None: a model without
+    token_x: list[float] | None = None
     # what decoding left behind, so bars can be re-read without encoding or decoding again
     state: DecoderState | None = field(default=None, repr=False, compare=False)
 
 
 Cross = tuple[np.ndarray, ...]  # the encoder's cross-attention keys, values and padding bias
+# one decoder step: logits, the grown key/value cache, and each row's token column (NaN: unknown)
+StepOutput = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+POSITION_OUTPUT = "token_x"  # the decoder step's position output (training/position.py grafts it)
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,17 @@ class DecoderState:
     cross: Cross
     past_k: np.ndarray
     past_v: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Greedy:
+    """One staff's greedy reading with what re-reading it needs."""
+
+    ids: list[int]
+    probs: list[float]
+    xs: list[float]
+    cross: Cross
+    cache: tuple[np.ndarray, np.ndarray]
 
 
 # Blank paper added right of the widest staff of a batch (more than the CNN's receptive field),
@@ -97,6 +113,8 @@ class StaffRecognizer:
         self._ids = {token: i for i, token in enumerate(manifest.vocabulary)}
         self.input_height = manifest.input_height
         self._decode_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="staff-decode")
+        # Models trained with a position head (training/position.py) say where each token is.
+        self.has_positions = POSITION_OUTPUT in {o.name for o in decoder.get_outputs()}
 
     @classmethod
     def load(
@@ -147,8 +165,8 @@ class StaffRecognizer:
         cross_k: np.ndarray,
         cross_v: np.ndarray,
         cross_bias: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        logits, past_k, past_v = self.decoder.run(
+    ) -> StepOutput:
+        outputs = self.decoder.run(
             None,
             {
                 "token": token,
@@ -160,7 +178,8 @@ class StaffRecognizer:
                 "cross_bias": cross_bias,
             },
         )
-        return logits, past_k, past_v
+        token_x = outputs[3] if self.has_positions else np.full(len(token), np.nan, np.float32)
+        return outputs[0], outputs[1], outputs[2], token_x
 
     def _empty_cache(self, batch: int, dtype: np.dtype) -> np.ndarray:
         m = self.manifest
@@ -168,7 +187,7 @@ class StaffRecognizer:
 
     def _greedy(
         self, cross: Cross, budgets: list[int], max_tokens: int | None = None
-    ) -> tuple[list[list[int]], list[list[float]], tuple[np.ndarray, np.ndarray]]:
+    ) -> tuple[list[list[int]], list[list[float]], list[list[float]], tuple[np.ndarray, np.ndarray]]:
         m = self.manifest
         cross_k, cross_v, cross_bias = cross
         b = len(budgets)
@@ -177,10 +196,13 @@ class StaffRecognizer:
         token = np.full((b, 1), m.bos_id, np.int64)
         ids: list[list[int]] = [[] for _ in range(b)]
         probs: list[list[float]] = [[] for _ in range(b)]
+        xs: list[list[float]] = [[] for _ in range(b)]
         done = np.zeros(b, bool)
         limit = min(max_tokens or m.max_tokens - 1, m.max_tokens - 1, max(budgets))
         for step in range(limit):
-            logits, past_k, past_v = self._step(token, step, past_k, past_v, cross_k, cross_v, cross_bias)
+            logits, past_k, past_v, token_x = self._step(
+                token, step, past_k, past_v, cross_k, cross_v, cross_bias
+            )
             best, best_p = _softmax_max(logits.astype(np.float32))
             for i in range(b):
                 if done[i]:
@@ -190,23 +212,22 @@ class StaffRecognizer:
                 else:
                     ids[i].append(int(best[i]))
                     probs[i].append(float(best_p[i]))
+                    xs[i].append(float(token_x[i]))
                     done[i] = len(ids[i]) >= budgets[i]
             if done.all():
                 break
             token = best[:, None].astype(np.int64)
-        return ids, probs, (past_k, past_v)
+        return ids, probs, xs, (past_k, past_v)
 
-    def _read_each(
-        self, images: Sequence[np.ndarray], max_tokens: int | None = None
-    ) -> list[tuple[list[int], list[float], Cross, tuple[np.ndarray, np.ndarray]]]:
-        """Per staff, in order: greedy ids, their probabilities, its encoder output and cache.
+    def _read_each(self, images: Sequence[np.ndarray], max_tokens: int | None = None) -> list[_Greedy]:
+        """Per staff, in order: greedy ids, their probabilities and columns, its encoder output
+        and cache.
 
         Each staff is decoded alone: the int8 decoder quantizes its activations with one scale
         per tensor (DynamicQuantizeLinear), so in a batch a staff's logits would depend on its
         companions and an argmax could flip. Encoding stays batched, per width group.
         """
-        out: list[tuple[list[int], list[float], Cross, tuple[np.ndarray, np.ndarray]] | None]
-        out = [None] * len(images)
+        out: list[_Greedy | None] = [None] * len(images)
         for group in width_groups(images):
             cross, budgets = self._encode([images[i] for i in group])
             staves = [_staff_cross(cross, k) for k in range(len(group))]
@@ -214,8 +235,8 @@ class StaffRecognizer:
             decoded = self._decode_pool.map(
                 self._greedy, staves, [[b] for b in budgets], [max_tokens] * len(group)
             )
-            for i, staff, (ids, probs, cache) in zip(group, staves, decoded, strict=True):
-                out[i] = (ids[0], probs[0], staff, cache)
+            for i, staff, (ids, probs, xs, cache) in zip(group, staves, decoded, strict=True):
+                out[i] = _Greedy(ids[0], probs[0], xs[0], staff, cache)
         return [item for item in out if item is not None]
 
     def recognize_ids(
@@ -224,28 +245,35 @@ class StaffRecognizer:
         """Greedy token ids (no <bos>/<eos>) and their probabilities for one batch of staves;
         each staff's reading is the same whatever it is batched with."""
         read = self._read_each(images, max_tokens)
-        return [ids for ids, _, _, _ in read], [probs for _, probs, _, _ in read]
+        return [r.ids for r in read], [r.probs for r in read]
 
     def _reading(
-        self, ids: Sequence[int], probs: Sequence[float], state: DecoderState | None = None
+        self,
+        ids: Sequence[int],
+        probs: Sequence[float],
+        xs: Sequence[float],
+        state: DecoderState | None = None,
     ) -> StaffReading:
         vocab = self.manifest.vocabulary
         tokens = [vocab[i] if 0 <= i < len(vocab) else "<unk>" for i in ids]
-        return StaffReading(tokens, list(probs), tokens_to_symbols(tokens, probs), state)
+        token_x = list(xs) if self.has_positions else None
+        symbols = tokens_to_symbols(tokens, probs, token_x=token_x)
+        return StaffReading(tokens, list(probs), symbols, token_x, state)
 
     def recognize(self, images: Sequence[np.ndarray]) -> list[StaffReading]:
         """Read one batch of staff crops (float32, (input_height, W), ink = 1) by greedy decoding
         (`reread_page` then fixes the bars that do not add up, once the staves of a page are known)."""
         readings = []
-        for row, row_probs, cross, (past_k, past_v) in self._read_each(images):
+        for read in self._read_each(images):
             state = None
+            past_k, past_v = read.cache
             if self.reread_beams > 0:  # copies: a page's readings must not pin a whole batch's arrays
                 state = DecoderState(
-                    tuple(c.copy() for c in cross),
-                    past_k[:, :, :, : len(row) + 1].copy(),
-                    past_v[:, :, :, : len(row) + 1].copy(),
+                    tuple(c.copy() for c in read.cross),
+                    past_k[:, :, :, : len(read.ids) + 1].copy(),
+                    past_v[:, :, :, : len(read.ids) + 1].copy(),
                 )
-            readings.append(self._reading(row, row_probs, state))
+            readings.append(self._reading(read.ids, read.probs, read.xs, state))
         return readings
 
     def reread_page(
@@ -308,12 +336,13 @@ class StaffRecognizer:
                 max_searches=left,
             )
             ids = [self._ids[t] for t in reading.tokens]
-            new_ids, new_probs, fixed, searched = staff.reread(
-                ids, list(reading.token_probs), length, state.past_k, state.past_v
+            xs = reading.token_x or [math.nan] * len(ids)
+            new_ids, new_probs, new_xs, fixed, searched = staff.reread(
+                ids, list(reading.token_probs), list(xs), length, state.past_k, state.past_v
             )
             left -= searched
             if fixed:
-                out[i] = self._reading(new_ids, new_probs)
+                out[i] = self._reading(new_ids, new_probs, new_xs)
         return out
 
 

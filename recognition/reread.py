@@ -40,8 +40,9 @@ MAX_BARS_PER_STAFF = 6
 PAGE_SEARCHES_PER_STAFF = 0.5
 MIN_PAGE_SEARCHES = 8
 
-# (token (N, 1), position, past_k, past_v, cross_k, cross_v, cross_bias) -> (logits, past_k, past_v)
-DecoderStep = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
+# (token (N, 1), position, past_k, past_v, cross_k, cross_v, cross_bias)
+#   -> (logits, past_k, past_v, token_x): token_x (N,) is each row's crop column (NaN: unknown)
+DecoderStep = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 Cross = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -106,12 +107,14 @@ class _Cache:
 
 @dataclass(frozen=True)
 class BarReading:
-    """A bar read again: its tokens from `start` through its barline, their probabilities, its
-    log-probability from `start`, and the cache holding every token but the barline."""
+    """A bar read again: its tokens from `start` through its barline, their probabilities and
+    crop columns, its log-probability from `start`, and the cache holding every token but the
+    barline."""
 
     start: int
     ids: list[int]
     probs: list[float]
+    xs: list[float]
     score: float
     cache: _Cache
 
@@ -141,20 +144,20 @@ class StaffRereader:
     def teacher_force(self, ids: Sequence[int], cache: _Cache) -> _Cache:
         """The cache after feeding <bos> and every token of `ids` but the last, from empty `cache`."""
         for position, token in enumerate([self.bos, *ids[:-1]]):
-            _, k, v = self.step(
+            _, k, v, _ = self.step(
                 np.array([[token]], np.int64), position, cache.past_k, cache.past_v, *self.cross
             )
             cache = _Cache(k, v)
         return cache
 
-    def next_token(self, ids: list[int], cache: _Cache) -> tuple[int, float, _Cache]:
+    def next_token(self, ids: list[int], cache: _Cache) -> tuple[int, float, float, _Cache]:
         """Greedy decoding's next token after `ids` (`cache` holds all of them but the last), its
-        probability, and the cache then holding all of `ids`."""
+        probability and column, and the cache then holding all of `ids`."""
         last = np.array([[ids[-1] if ids else self.bos]], np.int64)
-        logits, k, v = self.step(last, len(ids), cache.past_k, cache.past_v, *self.cross)
+        logits, k, v, token_x = self.step(last, len(ids), cache.past_k, cache.past_v, *self.cross)
         p = np.exp(_log_softmax(logits[0].astype(np.float64)))
         best = int(p.argmax())
-        return best, float(p[best]), _Cache(k, v)
+        return best, float(p[best]), float(token_x[0]), _Cache(k, v)
 
     def fitting_bar(
         self,
@@ -171,7 +174,7 @@ class StaffRereader:
         probable than `floor` (log) are not pursued. `head`: the bar's tokens before the search
         starts (the end of `prefix`), kept as read."""
         vocab, k = self.vocabulary, self.beams
-        live: list[tuple[list[int], list[float], float]] = [([], [], 0.0)]
+        live: list[tuple[list[int], list[float], list[float], float]] = [([], [], [], 0.0)]
         last = np.array([prefix[-1] if prefix else self.bos], np.int64)
         best: BarReading | None = None
         for offset in range(max_tokens):
@@ -179,19 +182,22 @@ class StaffRereader:
             if position >= self.budget:
                 break
             tiled = self._tiled(len(live))
-            logits, past_k, past_v = self.step(last[:, None], position, cache.past_k, cache.past_v, *tiled)
+            logits, past_k, past_v, token_x = self.step(
+                last[:, None], position, cache.past_k, cache.past_v, *tiled
+            )
             log_p = _log_softmax(logits.astype(np.float64))
             candidates = []
-            for beam, (_, _, score) in enumerate(live):
+            for beam, (_, _, _, score) in enumerate(live):
                 for token in np.argsort(-log_p[beam])[: 2 * k]:
                     candidates.append((score + float(log_p[beam, token]), beam, int(token)))
             candidates.sort(key=lambda c: -c[0])
-            kept: list[tuple[list[int], list[float], float]] = []
+            kept: list[tuple[list[int], list[float], list[float], float]] = []
             sources: list[int] = []
             for total, beam, token in candidates:
                 if len(kept) == k or total < floor or (best is not None and total <= best.score):
                     break
-                ids, probs, _ = live[beam]
+                ids, probs, xs, before = live[beam]
+                p, x = float(np.exp(total - before)), float(token_x[beam])
                 word = vocab[token] if token < len(vocab) else ""
                 if token == self.eos:
                     continue
@@ -206,19 +212,20 @@ class StaffRereader:
                             best = BarReading(
                                 len(prefix),
                                 [*ids, token],
-                                [*probs, float(np.exp(total - live[beam][2]))],
+                                [*probs, p],
+                                [*xs, x],
                                 total,
                                 _Cache(past_k[:, one], past_v[:, one]),
                             )
                         continue
-                kept.append(([*ids, token], [*probs, float(np.exp(total - live[beam][2]))], total))
+                kept.append(([*ids, token], [*probs, p], [*xs, x], total))
                 sources.append(beam)
             if not kept:
                 break
             order = np.array(sources, np.int64)
             cache = _Cache(past_k[:, order], past_v[:, order])
             live = kept
-            last = np.array([ids[-1] for ids, _, _ in kept], np.int64)
+            last = np.array([ids[-1] for ids, _, _, _ in kept], np.int64)
         return best
 
     def fix(
@@ -244,10 +251,16 @@ class StaffRereader:
         return self.fitting_bar(ids[:start], cache.first(start), expected, limit, keeps, floor, head)
 
     def reread(
-        self, ids: list[int], probs: list[float], expected: Fraction, past_k: np.ndarray, past_v: np.ndarray
-    ) -> tuple[list[int], list[float], int, int]:
-        """`ids` with its misfit bars re-read; also how many bars were replaced and how many
-        searched (at most `max_searches`). `past_k`/`past_v`:
+        self,
+        ids: list[int],
+        probs: list[float],
+        xs: list[float],
+        expected: Fraction,
+        past_k: np.ndarray,
+        past_v: np.ndarray,
+    ) -> tuple[list[int], list[float], list[float], int, int]:
+        """`ids` (with their probabilities and columns `xs`) with its misfit bars re-read; also
+        how many bars were replaced and how many searched (at most `max_searches`). `past_k`/`past_v`:
         the key/value cache (layers, 1, heads, T, head_dim) greedy decoding left, over <bos> and
         `ids`; with T = 0, the cache is rebuilt by feeding `ids` again.
 
@@ -258,7 +271,7 @@ class StaffRereader:
         limit = min(self.max_searches, MAX_BARS_PER_STAFF)
         bars = misfit_bar_spans([vocab[i] for i in ids], expected)[:limit]
         if not bars:
-            return ids, probs, 0, 0
+            return ids, probs, xs, 0, 0
         cache = _Cache(past_k, past_v)
         if past_k.shape[3] < len(ids):
             cache = self.teacher_force(ids, _Cache(past_k[:, :, :, :0], past_v[:, :, :, :0]))
@@ -267,17 +280,17 @@ class StaffRereader:
             searches += 1
             found = self.fix(bar, ids, probs, cache, expected)
             if found is not None:
-                ids, probs, cache = _spliced(ids, probs, found)
+                ids, probs, xs, cache = _spliced(ids, probs, xs, found)
                 break
         else:
-            return ids, probs, 0, searches
+            return ids, probs, xs, 0, searches
         fixed = 1
         bar_start = len(ids)
         while len(ids) < self.budget:
-            token, p, cache = self.next_token(ids, cache)
+            token, p, x, cache = self.next_token(ids, cache)
             if token == self.eos:
                 break
-            ids, probs = [*ids, token], [*probs, p]
+            ids, probs, xs = [*ids, token], [*probs, p], [*xs, x]
             if vocab[token] not in BARLINES:
                 continue
             bar = Bar(bar_start, len(ids) - 1)
@@ -287,10 +300,10 @@ class StaffRereader:
             searches += 1
             found = self.fix(bar, ids, probs, cache, expected)
             if found is not None:
-                ids, probs, cache = _spliced(ids, probs, found)
+                ids, probs, xs, cache = _spliced(ids, probs, xs, found)
                 bar_start = len(ids)
                 fixed += 1
-        return ids, probs, fixed, searches
+        return ids, probs, xs, fixed, searches
 
 
 def _bar_tokens(vocabulary: Sequence[str], ids: list[int], bar: Bar) -> list[str]:
@@ -298,6 +311,8 @@ def _bar_tokens(vocabulary: Sequence[str], ids: list[int], bar: Bar) -> list[str
     return [vocabulary[i] for i in ids[bar.start : bar.end + 1]]
 
 
-def _spliced(ids: list[int], probs: list[float], bar: BarReading) -> tuple[list[int], list[float], _Cache]:
+def _spliced(
+    ids: list[int], probs: list[float], xs: list[float], bar: BarReading
+) -> tuple[list[int], list[float], list[float], _Cache]:
     """`ids` read up to `bar`, then `bar` (what followed it is read again)."""
-    return ids[: bar.start] + bar.ids, probs[: bar.start] + bar.probs, bar.cache
+    return ids[: bar.start] + bar.ids, probs[: bar.start] + bar.probs, xs[: bar.start] + bar.xs, bar.cache

@@ -8,7 +8,7 @@ PageFragment. Durations are exact `Fraction`s of a quarter note.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ir.build import notated_duration
@@ -51,6 +51,11 @@ class NoteSymbol:
     tie_start: bool = False
     voice: int = 1
     confidence: float = 1.0
+    # Where the model read it: the crop column of the notehead (None when the model gives no
+    # positions) and its staff position (0 = bottom line, in steps). Not part of the music, so
+    # symbols compare equal wherever they were read.
+    x: float | None = field(default=None, compare=False)
+    staff_position: int | None = field(default=None, compare=False)
 
     @property
     def duration(self) -> Fraction:
@@ -65,6 +70,7 @@ class RestSymbol:
     voice: int = 1
     full_measure: bool = False
     confidence: float = 1.0
+    x: float | None = field(default=None, compare=False)  # crop column of the rest glyph
 
     @property
     def duration(self) -> Fraction:

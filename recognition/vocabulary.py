@@ -259,16 +259,20 @@ def tokens_to_symbols(
     probs: Sequence[float] | None = None,
     *,
     clef: ClefSymbol | None = None,
+    token_x: Sequence[float] | None = None,
 ) -> list[StaffSymbol]:
     """Decode a (possibly imperfect) model output into staff symbols.
 
     Decoding is forgiving: a token that does not fit where it stands (a duration with no
     notehead, a tie with no note, an unknown token) is skipped rather than failing the staff,
     because a model can emit such sequences. A symbol's confidence is the lowest probability
-    among its tokens, when `probs` (one per token) is given.
+    among its tokens, when `probs` (one per token) is given. With `token_x` (the crop column the
+    model read each token at), a note takes the column of its `pos:` token, a rest of its `rest:`.
     """
     if probs is not None and len(probs) != len(tokens):
         raise ValueError(f"{len(tokens)} tokens but {len(probs)} probabilities")
+    if token_x is not None and len(token_x) != len(tokens):
+        raise ValueError(f"{len(tokens)} tokens but {len(token_x)} positions")
     current_clef = clef or DEFAULT_CLEF
     voice = 1
     out: list[StaffSymbol] = []
@@ -280,6 +284,9 @@ def tokens_to_symbols(
 
     def prob(i: int) -> float:
         return 1.0 if probs is None else float(probs[i])
+
+    def column(i: int) -> float | None:
+        return None if token_x is None else float(token_x[i])
 
     def lower_confidence(index: int, p: float) -> None:
         sym = out[index]
@@ -328,12 +335,15 @@ def tokens_to_symbols(
                         chord=True,
                         tie_start=False,
                         confidence=conf,
+                        x=column(i),
+                        staff_position=int(value),
                     )
                 )
                 last_note_index = len(out) - 1
                 chord_next = False
             else:
                 pending = {"step": step, "octave": octave, "accidental": accidental, "p": conf}
+                pending.update(x=column(i), staff_position=int(value))
                 chord_next = False
         elif kind == "dur" and token in TOKEN_IDS:
             if pending is None or "step" not in pending:
@@ -349,16 +359,18 @@ def tokens_to_symbols(
                     grace=grace,
                     voice=voice,
                     confidence=min(p, pending["p"]),
+                    x=pending["x"],
+                    staff_position=pending["staff_position"],
                 )
             )
             last_note_index = len(out) - 1
             pending, grace = None, False
         elif token == FULL_MEASURE_REST:
-            out.append(RestSymbol("whole", voice=voice, full_measure=True, confidence=p))
+            out.append(RestSymbol("whole", voice=voice, full_measure=True, confidence=p, x=column(i)))
             last_note_index = None
         elif kind == "rest" and token in TOKEN_IDS:
             note_type, dots = _parse_rhythm(value)
-            out.append(RestSymbol(note_type, dots, voice=voice, confidence=p))
+            out.append(RestSymbol(note_type, dots, voice=voice, confidence=p, x=column(i)))
             last_note_index = len(out) - 1
         elif kind == "tup" and token in TOKEN_IDS and last_note_index is not None:
             actual, normal = (int(x) for x in value.split("/"))

@@ -9,7 +9,9 @@ measure lasts as long as its time signature says, or longer when its content ove
 short first measure of the piece is a pickup. Times run from the page start, in beats and
 seconds at the context's tempo.
 
-Note boxes (`NoteEvent.box`) stay unset: the recognition model reads sequences, not positions.
+Notes and rests get their box on the page (`box`) where the model says at which column of the
+staff crop it read them (`omr_server/fragment/boxes.py`); models without a position head leave
+boxes unset.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from etude.ir.v1 import events_pb2, notation_pb2, score_pb2
 
 from ir.build import IdMaker, fraction, measure_beats, note_type, page_prefix, pitch_from_spelling, rational
 from ir.timing import TempoChange, fill_seconds, tempo_map_from_changes
+from omr_server.fragment.boxes import symbol_box
 from omr_server.fragment.context import OpenTie, ReadingContext, clef_proto, time_proto
 from omr_server.fragment.grand_staff import align_system
 from omr_server.fragment.measures import StaffMeasure, StaffMeasures, split_measures
 from omr_server.fragment.parts import StaffSlot, page_slots
 from omr_server.fragment.pitch import MeasureAccidentals
-from omr_server.staves.layout import PageLayout
+from omr_server.staves.layout import PageLayout, Staff
+from recognition.crop import DEFAULT_HEIGHT
 from recognition.symbols import ClefSymbol, NoteSymbol, RestSymbol
 from recognition.vocabulary import tokens_to_symbols
 
@@ -42,14 +46,18 @@ class TokenReading(Protocol):
     def tokens(self) -> Sequence[str]: ...
     @property
     def token_probs(self) -> Sequence[float]: ...
+    @property
+    def token_x(self) -> Sequence[float] | None: ...
 
 
 @dataclass(frozen=True)
 class StaffTokens:
-    """What the model read on one staff: tokens and one probability per token."""
+    """What the model read on one staff: tokens, one probability per token, and the crop column
+    of each token where the model gives positions."""
 
     tokens: Sequence[str]
     token_probs: Sequence[float]
+    token_x: Sequence[float] | None = None
 
 
 def _warn(fragment: score_pb2.PageFragment, code: score_pb2.WarningCode.ValueType, message: str) -> None:
@@ -57,11 +65,33 @@ def _warn(fragment: score_pb2.PageFragment, code: score_pb2.WarningCode.ValueTyp
 
 
 class _PageBuilder:
-    def __init__(self, fragment: score_pb2.PageFragment, context: ReadingContext) -> None:
+    def __init__(
+        self,
+        fragment: score_pb2.PageFragment,
+        context: ReadingContext,
+        layout: PageLayout,
+        crop_height: int,
+    ) -> None:
         self.fragment = fragment
         self.context = context
         self.ids = IdMaker(page_prefix(fragment.page_index))
         self.page_beats = Fraction(0)
+        self.layout, self.crop_height = layout, crop_height
+        self.staves: dict[str, Staff] = {}  # the current system's staff of each staff id
+
+    def box(self, slot: StaffSlot, symbol: NoteSymbol | RestSymbol) -> notation_pb2.PageBox | None:
+        staff = self.staves.get(slot.staff_id)
+        if staff is None:
+            return None
+        size = self.layout.image.shape
+        return symbol_box(
+            symbol,
+            staff,
+            self.fragment.page_index,
+            (size[0], size[1]),
+            self.layout.skew_degrees,
+            self.crop_height,
+        )
 
     def add_system(self, system_index: int, slots: list[StaffSlot], staves: list[StaffMeasures]) -> None:
         counts = [len(staff.measures) for staff in staves]
@@ -213,6 +243,9 @@ class _PageBuilder:
         )
         if symbol.tuplet is not None:
             rest.tuplet.actual_notes, rest.tuplet.normal_notes = symbol.tuplet
+        box = self.box(slot, symbol)
+        if box is not None:
+            rest.box.CopyFrom(box)
         if symbol.full_measure:
             rest.onset_beats.CopyFrom(rational(0))
             full_rests.append(rest)
@@ -271,6 +304,9 @@ class _PageBuilder:
         )
         note.onset_beats.CopyFrom(rational(onset))
         note.duration_beats.CopyFrom(rational(symbol.duration))
+        box = self.box(slot, symbol)
+        if box is not None:
+            note.box.CopyFrom(box)
         if symbol.tuplet is not None:
             note.tuplet.actual_notes, note.tuplet.normal_notes = symbol.tuplet
         if incoming is not None and incoming.midi == pitch.midi:
@@ -299,8 +335,10 @@ def build_fragment(
     layout: PageLayout,
     readings: Sequence[TokenReading],
     context: ReadingContext,
+    crop_height: int = DEFAULT_HEIGHT,
 ) -> tuple[score_pb2.PageFragment, ReadingContext]:
-    """The page's fragment and the context in force after it. `readings` follow `layout.staves`."""
+    """The page's fragment and the context in force after it. `readings` follow `layout.staves`;
+    `crop_height` is the height the staves were cut at for the model (its input height)."""
     height, width = layout.image.shape
     fragment = score_pb2.PageFragment(
         page_index=page_index,
@@ -322,14 +360,19 @@ def build_fragment(
     fragment.parts.extend(parts)
     declared = {staff.id for part in parts for staff in part.staves}
     fragment.start_context.CopyFrom(_declared_only(context.to_proto(), declared))
-    builder = _PageBuilder(fragment, end)
+    builder = _PageBuilder(fragment, end, layout, crop_height)
     remaining = iter(readings)
-    for system_index, slots in enumerate(slots_per_system):
+    for system_index, (slots, system) in enumerate(zip(slots_per_system, layout.systems, strict=True)):
         staves = []
+        builder.staves = {slot.staff_id: staff for slot, staff in zip(slots, system.staves, strict=True)}
         for slot in slots:
             reading = next(remaining)
+            token_x = getattr(reading, "token_x", None)
             symbols = tokens_to_symbols(
-                list(reading.tokens), list(reading.token_probs), clef=end.clefs.get(slot.staff_id)
+                list(reading.tokens),
+                list(reading.token_probs),
+                clef=end.clefs.get(slot.staff_id),
+                token_x=list(token_x) if token_x is not None else None,
             )
             split = split_measures(symbols)
             if not split.measures and any(not token.startswith("<") for token in reading.tokens):

@@ -20,7 +20,8 @@ HALF = Fraction(2)
 def scripted_step(script: dict[str, dict[str, float]]):
     """A decoder step whose next-token probabilities are looked up by the tokens read so far
     (the key/value cache stores the token ids fed, so the whole history is known); <eos> when the
-    script has no entry."""
+    script has no entry. Each row's column is ten times the step's position, so a token's
+    column says at which step it was read."""
 
     def step(token, position, past_k, past_v, cross_k, cross_v, cross_bias):
         fed = np.concatenate([past_k, token.reshape(1, -1, 1, 1, 1).astype(np.float32)], axis=3)
@@ -30,7 +31,7 @@ def scripted_step(script: dict[str, dict[str, float]]):
             for word, p in script.get(history, {"<eos>": 1.0}).items():
                 logits[row, VOCAB.index(word)] = np.log(p)
         assert fed.shape[3] == position + 1
-        return logits, fed, fed.copy()
+        return logits, fed, fed.copy(), np.full(token.shape[0], 10.0 * position, np.float32)
 
     return step
 
@@ -46,7 +47,11 @@ def reread(script: dict[str, dict[str, float]], greedy: str) -> tuple[str, int]:
         probs[i] = script[history][word]
         history = f"{history} {word}".strip()
     empty = np.zeros((1, 1, 1, 0, 1), np.float32)
-    new_ids, _, fixed, _ = staff.reread(ids, probs, HALF, empty, empty)
+    xs = [10.0 * i for i in range(len(ids))]
+    new_ids, new_probs, new_xs, fixed, _ = staff.reread(ids, probs, xs, HALF, empty, empty)
+    # every token keeps the column of the step that read it, re-read bars included
+    assert new_xs == [10.0 * i for i in range(len(new_ids))]
+    assert len(new_probs) == len(new_ids)
     return " ".join(VOCAB[i] for i in new_ids), fixed
 
 
