@@ -1,6 +1,8 @@
 """The staves of one page, read by the model, → an IR PageFragment.
 
-Per system, each staff's symbols are split into measures at its barlines and the staves'
+The recogniser decoded each staff's tokens into symbols once, knowing no clef from earlier
+staves; here, where the context lives, each notehead's written pitch is resolved from its staff
+position and the clef in force (`pitch.written_pitches`). Per system, each staff's symbols are split into measures at its barlines and the staves'
 measures are aligned by position (a system whose staves disagree on the count gets a warning
 and empty measures where a staff ran short). Inside a measure each voice keeps its own time
 cursor; a chord note shares the onset of the note before it. Pitches get their alteration from
@@ -30,10 +32,10 @@ from omr_server.fragment.context import OpenTie, ReadingContext, clef_proto, tim
 from omr_server.fragment.grand_staff import align_system
 from omr_server.fragment.measures import StaffMeasure, StaffMeasures, split_measures
 from omr_server.fragment.parts import StaffSlot, page_slots
-from omr_server.fragment.pitch import MeasureAccidentals
+from omr_server.fragment.pitch import MeasureAccidentals, written_pitches
 from omr_server.staves.layout import PageLayout, Staff
 from recognition.crop import DEFAULT_HEIGHT
-from recognition.symbols import ClefSymbol, NoteSymbol, RestSymbol
+from recognition.symbols import ClefSymbol, NoteSymbol, RestSymbol, StaffSymbol
 from recognition.vocabulary import tokens_to_symbols
 
 DEFAULT_MEASURE_BEATS = Fraction(4)  # when no time signature was ever read
@@ -45,19 +47,22 @@ class TokenReading(Protocol):
     @property
     def tokens(self) -> Sequence[str]: ...
     @property
-    def token_probs(self) -> Sequence[float]: ...
-    @property
-    def token_x(self) -> Sequence[float] | None: ...
+    def symbols(self) -> Sequence[StaffSymbol]: ...
 
 
 @dataclass(frozen=True)
 class StaffTokens:
     """What the model read on one staff: tokens, one probability per token, and the crop column
-    of each token where the model gives positions."""
+    of each token where the model gives positions; decoded into symbols as the recogniser does."""
 
     tokens: Sequence[str]
     token_probs: Sequence[float]
     token_x: Sequence[float] | None = None
+
+    @property
+    def symbols(self) -> list[StaffSymbol]:
+        x = list(self.token_x) if self.token_x is not None else None
+        return tokens_to_symbols(list(self.tokens), list(self.token_probs), token_x=x)
 
 
 def _warn(fragment: score_pb2.PageFragment, code: score_pb2.WarningCode.ValueType, message: str) -> None:
@@ -367,13 +372,7 @@ def build_fragment(
         builder.staves = {slot.staff_id: staff for slot, staff in zip(slots, system.staves, strict=True)}
         for slot in slots:
             reading = next(remaining)
-            token_x = getattr(reading, "token_x", None)
-            symbols = tokens_to_symbols(
-                list(reading.tokens),
-                list(reading.token_probs),
-                clef=end.clefs.get(slot.staff_id),
-                token_x=list(token_x) if token_x is not None else None,
-            )
+            symbols = written_pitches(reading.symbols, end.clefs.get(slot.staff_id))
             split = split_measures(symbols)
             if not split.measures and any(not token.startswith("<") for token in reading.tokens):
                 _warn(
