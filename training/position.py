@@ -176,7 +176,9 @@ def train_head(a: argparse.Namespace) -> None:
         optimizer.step()
         if step % 25 == 0 or step == a.steps:
             print(
-                json.dumps({"step": step, "loss": round(float(loss), 4), "s": round(time.time() - started)}),
+                json.dumps(
+                    {"step": step, "loss": round(float(loss.detach()), 4), "s": round(time.time() - started)}
+                ),
                 flush=True,
             )
     errors = teacher_forced_errors(model, head, val_images, val_tokens, val_positions)
@@ -319,6 +321,49 @@ def load_head(path: Path) -> tuple[PositionHead, dict[str, Any]]:
     return head, facts
 
 
+# --- measured through the serving path -----------------------------------------------------------
+
+
+def _placed(tokens: list[str], xs: list[float]) -> tuple[list[str], list[float]]:
+    """The tokens that name a glyph (notes' `pos:`, rests' `rest:`) with their columns."""
+    keep = [i for i, t in enumerate(tokens) if t.startswith(("pos:", "rest:"))]
+    return [tokens[i] for i in keep], [xs[i] for i in keep]
+
+
+def served_errors(model_dir: Path, folder: Path, limit: int | None = None) -> tuple[np.ndarray, float]:
+    """Read the labelled staves of `folder` as serving does (onnxruntime, greedy) and compare
+    each read note/rest's column with the label of the true token it aligns with (same token,
+    matched in order by difflib); errors in staff spaces, and the share of read note/rest tokens
+    that came with a finite column."""
+    from difflib import SequenceMatcher
+
+    from recognition.recognizer import StaffRecognizer
+
+    recognizer = StaffRecognizer.load(model_dir, threads=1, reread_beams=0)
+    if not recognizer.has_positions:
+        raise SystemExit(f"{model_dir}: the decoder step has no {POSITION_OUTPUT} output (graft a head)")
+    images, tokens, positions = _staves_with_positions(folder)
+    if limit is not None:
+        images, tokens, positions = images[:limit], tokens[:limit], positions[:limit]
+    errors: list[float] = []
+    read = finite = 0
+    for start in range(0, len(images), 8):
+        crops = [img.astype(np.float32) / 255.0 for img in images[start : start + 8]]
+        for reading, truth, labels in zip(
+            recognizer.recognize(crops), tokens[start : start + 8], positions[start : start + 8], strict=True
+        ):
+            got, got_x = _placed(reading.tokens, reading.token_x or [math.nan] * len(reading.tokens))
+            want, want_x = _placed(truth, [float(v) for v in labels])
+            read += len(got)
+            finite += sum(1 for x in got_x if math.isfinite(x))
+            for block in SequenceMatcher(a=got, b=want, autojunk=False).get_matching_blocks():
+                for k in range(block.size):
+                    a, b = got_x[block.a + k], want_x[block.b + k]
+                    if math.isfinite(a) and math.isfinite(b):
+                        errors.append(abs(a - b) / STAFF_SPACE_PX)
+    return np.array(errors), finite / max(1, read)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -337,8 +382,15 @@ def main(argv: list[str] | None = None) -> None:
     g = sub.add_parser("graft", help="add the trained head's position output to a model folder")
     g.add_argument("--model", type=Path, default=Path("models/etude-omr-v1"))
     g.add_argument("--head", type=Path, default=Path("runs/position/head.pt"))
+    e = sub.add_parser("evaluate", help="horizontal error through onnxruntime on labelled staves")
+    e.add_argument("--model", type=Path, default=Path("models/etude-omr-v1"))
+    e.add_argument("--data", type=Path, default=Path("data/positions"))
+    e.add_argument("--limit", type=int, default=None)
     a = ap.parse_args(argv)
-    if a.command == "train":
+    if a.command == "evaluate":
+        errors, coverage = served_errors(a.model, a.data, a.limit)
+        print(json.dumps({"model": str(a.model), "coverage": round(coverage, 4), **error_figures(errors)}))
+    elif a.command == "train":
         train_head(a)
     elif a.command == "graft":
         head, facts = load_head(a.head)
