@@ -291,6 +291,7 @@ def _slot_elements(slot: Slot, *, exact: bool) -> list[tuple[Fraction, Any]]:
         element = _slot_element(slot, length if len(lengths) > 1 else None)
         if len(lengths) > 1 and slot.events and isinstance(slot.events[0], events_pb2.NoteEvent):
             _tie_piece(element, slot.events, first=i == 0, last=i == len(lengths) - 1)
+        _set_ids(element, slot.events, piece=i)
         elements.append((offset, element))
         offset += length
     return elements
@@ -353,7 +354,29 @@ def _grace_element(notes: Sequence[events_pb2.NoteEvent]) -> Any:
         element: Any = note.Note(_pitch(distinct[0].pitch), duration=written)
     else:
         element = chord.Chord([_pitch(n.pitch) for n in distinct], duration=written)
-    return element.getGrace()
+    grace = element.getGrace()  # a copy: the ids go on it
+    _set_ids(grace, notes, piece=0)
+    return grace
+
+
+def _set_ids(element: Any, events: Sequence[Event], *, piece: int) -> None:
+    """The IR event ids as the music21 ids of the notes and rests written for them: music21
+    writes a valid `.id` as the `id` attribute of `<note>` (MusicXML 3.1+), which is how a reader
+    (the web page, through Verovio) finds the IR note, and its box, of each engraved note. The
+    second and later tied pieces of one long note get `<id>.2`, `<id>.3`… (ids are unique in a
+    document; IR ids never hold a dot). Hidden gap rests (no events) get none."""
+    if not events:
+        return
+    suffix = f".{piece + 1}" if piece else ""
+    if isinstance(events[0], events_pb2.RestEvent):
+        if events[0].id:
+            element.id = events[0].id + suffix
+        return
+    notes = [e for e in events if isinstance(e, events_pb2.NoteEvent)]
+    members = list(element.notes) if hasattr(element, "notes") else [element]
+    for m21_note, member in zip(members, _distinct_pitches(notes), strict=False):
+        if member.id:
+            m21_note.id = member.id + suffix
 
 
 def _pitch(ir_pitch: notation_pb2.Pitch) -> Any:

@@ -251,3 +251,69 @@ def test_an_empty_bar_of_a_length_musicxml_cannot_count_is_a_64th_bar_rest() -> 
     assert rests and all(r.find("rest").get("measure") == "yes" for r in rests)  # type: ignore[union-attr]
     # Counted exactly: a 64th (not 1/256 of a quarter rounded to a whole number of divisions).
     assert {int(r.findtext("duration") or 0) * 16 for r in rests} == {divisions}
+
+
+# ---- note ids (the link from an engraved note back to its IR note and box) --------------------
+
+_POSITIONAL = ("default-x", "default-y", "relative-x", "relative-y")
+
+
+def _note_elements(xml: bytes) -> list[Any]:
+    from xml.etree import ElementTree
+
+    return list(ElementTree.fromstring(xml).iter("note"))
+
+
+def test_every_note_and_rest_carries_its_ir_id() -> None:
+    score = rich_score()
+    elements = _note_elements(to_musicxml(score))
+    ids = [e.get("id") for e in elements if e.get("id")]
+    assert len(ids) == len(set(ids)), "ids in a MusicXML document are unique"
+    assert sorted(ids) == sorted([n.id for n in score.notes] + [r.id for r in score.rests])
+    # Each id sits on the element written for that event: a rest on a <rest/>, a note on its
+    # pitch, a grace note on a <grace/>.
+    by_id = {e.get("id"): e for e in elements}
+    for rest in score.rests:
+        assert by_id[rest.id].find("rest") is not None
+    for note in score.notes:
+        pitch = by_id[note.id].find("pitch")
+        assert pitch is not None and pitch.findtext("step") == note.pitch.step
+        assert int(pitch.findtext("octave") or 0) == note.pitch.octave
+        assert (by_id[note.id].find("grace") is not None) == note.grace
+    # Hidden gap rests fill voices only: no IR event, no id.
+    assert all(e.get("id") is None for e in elements if e.get("print-object") == "no")
+
+
+def test_chord_members_and_tied_pieces_get_ids() -> None:
+    b = IrBuilder()
+    b.measure(time=(5, 4))
+    long = b.note("C4", at=0, type="whole")
+    long.duration_beats.numerator, long.duration_beats.denominator = 5, 1  # a whole tied to a quarter
+    b.measure()
+    chord = b.chord(["C4", "E4", "G4"], at=0, type="whole")
+    score = b.score()
+    elements = _note_elements(to_musicxml(score))
+    ids = [e.get("id") for e in elements if e.get("id")]
+    assert ids[:2] == [long.id, f"{long.id}.2"], ids  # the second tied piece: <id>.2
+    assert [e.find("tie").get("type") for e in elements[:2]] == ["start", "stop"]  # type: ignore[union-attr]
+    assert sorted(ids[2:]) == sorted(n.id for n in chord)
+
+
+def test_an_id_that_is_not_an_xml_id_is_left_out() -> None:
+    b = IrBuilder()
+    b.measure()
+    odd = b.note("C4", at=0, type="whole")
+    odd.id = "1 not an id"  # an XML ID is a name: no leading digit, no space
+    elements = _note_elements(to_musicxml(b.score()))
+    assert [e.get("id") for e in elements if e.find("pitch") is not None] == [None]
+
+
+def test_no_positions_are_written() -> None:
+    """default-x / relative-x are tenths from the engraved measure's start, not page space of a
+    scan: nothing positional is written for notes and rests (boxes are in the IR only)."""
+    score = rich_score()
+    for note in score.notes:
+        note.box.x, note.box.y, note.box.width, note.box.height = 0.4, 0.2, 0.01, 0.01
+    for element in _note_elements(to_musicxml(score)):
+        for descendant in element.iter():
+            assert not set(descendant.attrib) & set(_POSITIONAL), (element.get("id"), descendant.attrib)
