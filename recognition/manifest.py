@@ -40,6 +40,9 @@ class ModelManifest:
     training: dict[str, Any] = field(default_factory=dict)
     # of the weights; "int8-decoder": the decoder step's MatMul weights are int8 (training/quantize.py)
     precision: str = "float32"
+    # the position head grafted into the decoder step (training/position.py): its output name,
+    # unit, training facts and measured error; empty for a model that gives no positions
+    positions: dict[str, Any] = field(default_factory=dict)
 
     def path(self, model_dir: Path, role: str) -> Path:
         return model_dir / self.files[role]
