@@ -7,6 +7,8 @@ const TERMINAL = new Set(["OMR_COMPLETED", "OMR_FAILED", "CANCELLED"]);
 // Notes the model was less sure of than this are drawn in the warning colour.
 const LOW_CONFIDENCE = 0.5;
 const LOW_COLOUR = "#e8590c";
+// Where each recognised note is on the original page (the IR's `box`), drawn over it on demand.
+const BOXES_KEY = "etude.boxes"; // "on" / "off", remembered between visits
 const ZOOMS = [0.5, 0.75, 1, 1.25, 1.5, 2, 3];
 const FORMATS = {
   musicxml: { suffix: ".musicxml", label: "MusicXML" },
@@ -104,6 +106,8 @@ const view = {
   score: null, // { ir, musicxml } of the whole job once loaded
   pageScores: new Map(), // page index → promise of { ir, musicxml } of that page alone
   page: 0, // 0-based page shown in the viewer
+  shownIr: null, // the IR whose notes are on screen (the job's score or the page's own)
+  selected: null, // IR id of the note or rest picked in either pane
   zoom: { original: 1, score: 1 },
 };
 
@@ -556,8 +560,15 @@ async function renderPage() {
   $("#viewer-status").textContent = "rendering…";
   const job = view.job;
   const page = view.page;
+  const placed = `${field(job, "id")}:${page}`;
+  if (view.placed !== placed) {
+    view.placed = placed;
+    view.selected = null; // a pick belongs to its page
+    view.shownIr = null;
+  }
   const [, shown] = await Promise.all([renderOriginal(page), renderScore(page)]);
   if (field(view.job, "id") !== field(job, "id") || view.page !== page) return; // another job or page opened meanwhile
+  drawBoxes(page);
   $("#viewer-status").textContent = "";
   // For tests and scripts: which job and page are on screen, and from which score.
   if (shown === "score") document.body.dataset.rendered = `${field(job, "id")}:${page}`;
@@ -629,7 +640,11 @@ async function renderOriginal(page) {
     return;
   }
   if (field(view.job, "id") !== id || view.page !== page) return;
-  holder.replaceChildren(canvas);
+  // The canvas in a sheet that the note boxes are laid over (drawBoxes).
+  const sheet = document.createElement("div");
+  sheet.className = "sheet";
+  sheet.append(canvas);
+  holder.replaceChildren(sheet);
   holder.dataset.shown = `${id}:${page}`;
   holder.dataset.kind = canvas.dataset.kind;
 }
@@ -726,6 +741,7 @@ async function renderScore(page) {
     return "";
   }
   const key = `${id}:${page}:${source}`;
+  view.shownIr = score.ir;
   if (holder.dataset.shown === key) return source; // already on screen
   if (source === "score" && !range) {
     holder.replaceChildren(note("No music was recognised on this page."));
@@ -742,7 +758,7 @@ async function renderScore(page) {
     header: "none",
     footer: "none",
   });
-  const { musicxml, marked } = markLowConfidence(score.musicxml, score.ir);
+  const { musicxml, marked } = linkNotes(score.musicxml, score.ir);
   if (!toolkit.loadData(musicxml)) throw new Error("Verovio could not read the MusicXML");
   // A page's own score is drawn whole; the job's score, only this page's measures.
   toolkit.select(range ? { measureRange: range } : {});
@@ -752,6 +768,7 @@ async function renderScore(page) {
   if (field(view.job, "id") !== id || view.page !== page) return "";
   holder.innerHTML = svgs.join("");
   for (const id of marked) holder.querySelector(`g.note[id="${CSS.escape(id)}"]`)?.classList.add("low-confidence");
+  tagRendered(holder, score.ir);
   holder.dataset.measures = range || "";
   holder.dataset.lowConfidence = String(holder.querySelectorAll("g.note.low-confidence").length);
   holder.dataset.shown = key;
@@ -806,37 +823,210 @@ function rational(value) {
   return numerator / denominator;
 }
 
-// The MusicXML with the IR's low-confidence notes coloured (Verovio draws a note's `color`) and
-// given ids, and the ids Verovio will give their SVG elements.
-function markLowConfidence(musicxml, ir) {
-  // An absent confidence (0 in the IR, omitted from its JSON) means "not given", not "doubtful".
-  const low = (ir.notes || []).filter((n) => Number(field(n, "confidence") ?? 1) < LOW_CONFIDENCE);
-  if (!low.length) return { musicxml, marked: [] };
+// Every IR note and rest of a score, by id.
+function eventsById(ir) {
+  const events = new Map();
+  for (const rest of ir.rests || []) events.set(String(field(rest, "id") || ""), { kind: "rest", event: rest });
+  for (const irNote of ir.notes || []) events.set(String(field(irNote, "id") || ""), { kind: "note", event: irNote });
+  events.delete("");
+  return events;
+}
+
+// The IR id an engraved element stands for: its own id (the exporter writes each IR note's id on
+// its MusicXML <note>, and Verovio keeps it), less the ".2", ".3"… of a long note's tied pieces.
+function irIdOf(elementId, events) {
+  if (events.has(elementId)) return elementId;
+  const base = elementId.replace(/\.\d+$/, "");
+  return events.has(base) ? base : null;
+}
+
+// The MusicXML with every IR note linked to its <note> by id, and the low-confidence ones
+// coloured (Verovio draws a note's `color`); returns the ids of the coloured elements. The
+// exporter writes the ids; a MusicXML made before it did (an older job's stored export) gets
+// them here, each note found by its measure, staff, onset and pitch.
+function linkNotes(musicxml, ir) {
   const doc = new DOMParser().parseFromString(musicxml, "application/xml");
   if (doc.querySelector("parsererror")) return { musicxml, marked: [] };
-  const staffNumbers = new Map();
-  for (const part of ir.parts || []) {
-    for (const [position, staff] of (field(part, "staves") || []).entries()) {
-      staffNumbers.set(field(staff, "id"), Number(field(staff, "number") || position + 1));
+  const events = eventsById(ir);
+  const linked = new Map(); // IR id → its <note> elements (a long note: several tied pieces)
+  for (const element of doc.querySelectorAll("note[id]")) {
+    const irId = irIdOf(element.getAttribute("id"), events);
+    if (!irId) continue;
+    if (!linked.has(irId)) linked.set(irId, []);
+    linked.get(irId).push(element);
+  }
+  const missing = [...events.entries()].filter(([irId, { kind }]) => kind === "note" && !linked.has(irId));
+  if (missing.length) {
+    const staffNumbers = new Map();
+    for (const part of ir.parts || []) {
+      for (const [position, staff] of (field(part, "staves") || []).entries()) {
+        staffNumbers.set(field(staff, "id"), Number(field(staff, "number") || position + 1));
+      }
+    }
+    const measures = new Map((ir.measures || []).map((m) => [Number(field(m, "index") || 0), m]));
+    const notes = musicxmlNotes(doc);
+    for (const [irId, { event: irNote }] of missing) {
+      const index = Number(field(irNote, "measure_index") || 0);
+      const onset = rational(field(irNote, "onset_beats")) - rational(field(measures.get(index), "start_beats"));
+      const pitch = field(irNote, "pitch") || {};
+      const staff = staffNumbers.get(field(irNote, "staff_id")) || 1;
+      const key = `${index}|${staff}|${Math.round(onset * 960)}|${field(pitch, "step") || ""}${Number(field(pitch, "alter") || 0)}${field(pitch, "octave") ?? ""}`;
+      const element = notes.get(key)?.find((candidate) => !candidate.hasAttribute("id"));
+      if (!element) continue;
+      const safe = `ir-${irId}`.replace(/[^A-Za-z0-9_.-]/g, "_");
+      element.setAttribute("id", safe);
+      linked.set(irId, [element]);
     }
   }
-  const measures = new Map((ir.measures || []).map((m) => [Number(field(m, "index") || 0), m]));
-  const notes = musicxmlNotes(doc);
   const marked = [];
-  for (const irNote of low) {
-    const index = Number(field(irNote, "measure_index") || 0);
-    const onset = rational(field(irNote, "onset_beats")) - rational(field(measures.get(index), "start_beats"));
-    const pitch = field(irNote, "pitch") || {};
-    const staff = staffNumbers.get(field(irNote, "staff_id")) || 1;
-    const key = `${index}|${staff}|${Math.round(onset * 960)}|${field(pitch, "step") || ""}${Number(field(pitch, "alter") || 0)}${field(pitch, "octave") ?? ""}`;
-    const element = notes.get(key)?.shift();
-    if (!element) continue;
-    const id = `low-${field(irNote, "id") || marked.length}`.replace(/[^A-Za-z0-9_-]/g, "_");
-    element.setAttribute("color", LOW_COLOUR);
-    element.setAttribute("id", id);
-    marked.push(id);
+  for (const [irId, elements] of linked) {
+    const { kind, event } = events.get(irId);
+    // An absent confidence (0 in the IR, omitted from its JSON) means "not given", not "doubtful".
+    if (kind !== "note" || Number(field(event, "confidence") ?? 1) >= LOW_CONFIDENCE) continue;
+    for (const element of elements) {
+      element.setAttribute("color", LOW_COLOUR);
+      marked.push(element.getAttribute("id"));
+    }
   }
   return { musicxml: new XMLSerializer().serializeToString(doc), marked };
+}
+
+// Gives each engraved note and rest of the score pane the IR id it stands for (data-ir-id).
+function tagRendered(holder, ir) {
+  const events = eventsById(ir);
+  const fallback = new Map(); // ids given by linkNotes to an older export's notes
+  for (const irId of events.keys()) fallback.set(`ir-${irId}`.replace(/[^A-Za-z0-9_.-]/g, "_"), irId);
+  for (const element of holder.querySelectorAll("g.note[id], g.rest[id], g.mRest[id]")) {
+    const irId = irIdOf(element.id, events) || fallback.get(element.id);
+    if (irId) element.dataset.irId = irId;
+  }
+  holder.dataset.linked = String(holder.querySelectorAll("[data-ir-id]").length);
+}
+
+// ---- boxes: where each note is on the original -----------------------------------------------
+
+function boxesOn() {
+  return localStorage.getItem(BOXES_KEY) === "on";
+}
+
+// The IR's notes and rests boxed on this page: [{ id, kind, box, confidence, label }].
+function boxesOf(ir, page) {
+  const found = [];
+  for (const [id, { kind, event }] of eventsById(ir || {})) {
+    const box = field(event, "box");
+    if (!box || Number(field(box, "page_index") || 0) !== page) continue;
+    const width = Number(field(box, "width") || 0);
+    const height = Number(field(box, "height") || 0);
+    if (!(width > 0 && height > 0)) continue;
+    const confidence = Number(field(event, "confidence") ?? 1);
+    const pitch = field(event, "pitch");
+    const name = pitch
+      ? `${field(pitch, "step") || ""}${["bb", "b", "", "#", "##"][Number(field(pitch, "alter") || 0) + 2] ?? ""}${field(pitch, "octave") ?? ""}`
+      : "rest";
+    found.push({
+      id,
+      kind,
+      confidence,
+      box: { x: Number(field(box, "x") || 0), y: Number(field(box, "y") || 0), width, height },
+      label: `${name} (${id}), confidence ${confidence.toFixed(2)}`,
+    });
+  }
+  return found;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+// Draws the boxes of the notes shown over the original page (an SVG laid over its canvas, in the
+// canvas' pixels): blue, or orange below the low-confidence threshold, as in the score. With the
+// toggle off only a picked note's box shows.
+function drawBoxes(page) {
+  const sheet = $("#original .sheet");
+  const holder = $("#original");
+  sheet?.querySelector("svg.boxes")?.remove();
+  const boxes = sheet ? boxesOf(view.shownIr, page) : [];
+  holder.dataset.boxes = String(boxes.length);
+  $("#boxes-toggle").disabled = !boxes.length;
+  $("#boxes-toggle-label").title = boxes.length
+    ? `${boxes.length} notes and rests boxed on this page`
+    : "no note on this page has a box (the model gave no positions)";
+  if (!sheet || !boxes.length) return;
+  const canvas = sheet.querySelector("canvas");
+  const [width, height] = [canvas.width, canvas.height];
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("class", `boxes${boxesOn() ? "" : " off"}`);
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  for (const { id, kind, confidence, box, label } of boxes) {
+    const rect = document.createElementNS(SVG_NS, "rect");
+    rect.setAttribute("x", String(box.x * width));
+    rect.setAttribute("y", String(box.y * height));
+    rect.setAttribute("width", String(box.width * width));
+    rect.setAttribute("height", String(box.height * height));
+    rect.setAttribute("class", `box ${kind}${confidence < LOW_CONFIDENCE ? " low-confidence" : ""}`);
+    rect.dataset.noteId = id;
+    const title = document.createElementNS(SVG_NS, "title");
+    title.textContent = label;
+    rect.append(title);
+    svg.append(rect);
+  }
+  sheet.append(svg);
+  showSelected(null);
+}
+
+function setUpBoxes() {
+  const toggle = $("#boxes-toggle");
+  toggle.checked = boxesOn();
+  toggle.addEventListener("change", () => {
+    localStorage.setItem(BOXES_KEY, toggle.checked ? "on" : "off");
+    $("#original svg.boxes")?.classList.toggle("off", !toggle.checked);
+  });
+  // A box picked on the original: its note in the score; a note picked in the score: its box.
+  $("#original").addEventListener("click", (event) => {
+    const rect = event.target.closest?.("rect.box");
+    if (rect) select(rect.dataset.noteId, "original");
+  });
+  $("#score").addEventListener("click", (event) => {
+    const element = event.target.closest?.("[data-ir-id]");
+    if (element) select(element.dataset.irId, "score");
+  });
+}
+
+// Marks one IR note or rest as picked in both panes and brings the other pane's copy into view.
+function select(irId, from) {
+  view.selected = irId;
+  showSelected(from);
+}
+
+function showSelected(from) {
+  const irId = view.selected;
+  for (const element of document.querySelectorAll("#original rect.box.selected, #score .selected")) {
+    element.classList.remove("selected");
+  }
+  if (!irId) {
+    delete document.body.dataset.selected;
+    return;
+  }
+  const rect = $(`#original rect.box[data-note-id="${CSS.escape(irId)}"]`);
+  const engraved = [...document.querySelectorAll(`#score [data-ir-id="${CSS.escape(irId)}"]`)];
+  rect?.classList.add("selected");
+  rect?.parentNode.append(rect); // drawn last: on top of its neighbours
+  for (const element of engraved) element.classList.add("selected");
+  document.body.dataset.selected = irId;
+  $("#selected-note").textContent = rect ? rect.querySelector("title").textContent : `${irId} (no box)`;
+  if (from === "score" && rect) scrollIntoPane(rect, $("#original"));
+  if (from === "original" && engraved.length) scrollIntoPane(engraved[0], $("#score"));
+}
+
+// Scrolls a pane (not the window) so that an element inside it is in view, centred if it was not.
+function scrollIntoPane(element, pane) {
+  const box = element.getBoundingClientRect();
+  const frame = pane.getBoundingClientRect();
+  if (box.top < frame.top || box.bottom > frame.bottom) {
+    pane.scrollTop += box.top + box.height / 2 - (frame.top + frame.height / 2);
+  }
+  if (box.left < frame.left || box.right > frame.right) {
+    pane.scrollLeft += box.left + box.width / 2 - (frame.left + frame.width / 2);
+  }
 }
 
 // ---- warnings --------------------------------------------------------------------------------
@@ -979,6 +1169,7 @@ function setUp() {
   setUpAuth();
   setUpUpload();
   setUpZoom();
+  setUpBoxes();
   $("#cancel-button").addEventListener("click", cancelJob);
   $("#refresh-jobs").addEventListener("click", refreshJobs);
   for (const button of document.querySelectorAll("#downloads button")) {
