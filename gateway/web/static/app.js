@@ -1004,6 +1004,7 @@ function showSelected(from) {
   }
   if (!irId) {
     delete document.body.dataset.selected;
+    $("#selected-note").textContent = "";
     return;
   }
   const rect = $(`#original rect.box[data-note-id="${CSS.escape(irId)}"]`);
