@@ -2,9 +2,10 @@
 
 The recogniser already looks at the notehead it names: the decoder's cross-attention. The head
 turns that into a position. From the decoder's final state at the step that emits a token, it
-forms one query per attention head and scores it against the last decoder layer's
-cross-attention keys (one per encoder column, 8 image pixels wide); the softmax over columns is a
-distribution over where the token sits, and its expectation is the position in crop pixels.
+forms one query per decoder layer and attention head and scores it against that layer's
+cross-attention keys (one per encoder column, 8 image pixels wide); a learned mix of these
+scores, through a softmax over columns, is a distribution over where the token sits, and the
+expectation around its most probable column is the position in crop pixels.
 Every input is already in the ONNX decoder step, so serving gets positions at no extra pass.
 
 The head is trained on its own, on top of a frozen recogniser (`python -m training.position
@@ -38,29 +39,45 @@ from training.model import StaffModel
 
 COLUMN_PX = 8  # encoder column width in crop pixels (the backbone's horizontal stride)
 POSITION_OUTPUT = "token_x"  # the decoder step's extra output (recognition/recognizer.py reads it)
+WINDOW = 1  # columns either side of the most probable one that the position is averaged over
 STAFF_SPACE_PX = 8  # the crop convention (recognition/crop.py) at input height 96
 
 
 class PositionHead(nn.Module):
-    def __init__(self, d_model: int, heads: int):
+    """Scores every encoder column for the token being emitted, from each decoder layer's
+    cross-attention keys (a learned mix of the layers' and heads' scores)."""
+
+    def __init__(self, d_model: int, heads: int, layers: int):
         super().__init__()
-        self.heads, self.head_dim = heads, d_model // heads
-        self.query = nn.Linear(d_model, d_model)
+        self.heads, self.layers, self.head_dim = heads, layers, d_model // heads
+        self.query = nn.Linear(d_model, layers * d_model)
         nn.init.zeros_(self.query.bias)
+        self.mix = nn.Parameter(torch.full((layers, heads), 1.0 / (layers * heads)))
 
     def column_logits(self, state: Tensor, cross_k: Tensor, cross_bias: Tensor) -> Tensor:
-        """state (B, T, d) normalised decoder output; cross_k (B, H, S, dh) of the last decoder
-        layer; cross_bias (B, 1, 1, S) -> (B, T, S) scores over encoder columns."""
+        """state (B, T, d) normalised decoder output; cross_k (L, B, H, S, dh), every decoder
+        layer's keys; cross_bias (B, 1, 1, S) -> (B, T, S) scores over encoder columns."""
         b, t, _ = state.shape
-        q = self.query(state).view(b, t, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, dh)
-        scores = torch.matmul(q, cross_k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
-        return scores.mean(dim=1) + cross_bias[:, 0]
+        q = self.query(state).view(b, t, self.layers, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        scores = torch.matmul(q, cross_k.transpose(-1, -2)) * (
+            1.0 / math.sqrt(self.head_dim)
+        )  # (L, B, H, T, S)
+        return (scores * self.mix[:, None, :, None, None]).sum(dim=(0, 2)) + cross_bias[:, 0]
 
     def forward(self, state: Tensor, cross_k: Tensor, cross_bias: Tensor) -> Tensor:
-        """-> (B, T) expected position in crop pixels (column centres at 8 s + 4)."""
-        p = torch.softmax(self.column_logits(state, cross_k, cross_bias), dim=-1)
-        columns = torch.arange(p.shape[-1], device=p.device, dtype=p.dtype)
-        return (p * columns).sum(dim=-1) * COLUMN_PX + COLUMN_PX / 2
+        """-> (B, T) position in crop pixels: the expected column within one column of the most
+        probable one (column centres at 8 s + 4). The window keeps a second, weaker place the
+        head also considered (the notehead before, a chord's other side) from pulling the
+        position between the two."""
+        return window_position(torch.softmax(self.column_logits(state, cross_k, cross_bias), dim=-1))
+
+
+def window_position(p: Tensor) -> Tensor:
+    """(..., S) column probabilities -> (...) pixels: expectation over the argmax ± WINDOW."""
+    columns = torch.arange(p.shape[-1], device=p.device, dtype=p.dtype)
+    best = p.argmax(dim=-1, keepdim=True).to(p.dtype)
+    near = p * ((columns - best).abs() <= WINDOW).to(p.dtype)
+    return (near * columns).sum(dim=-1) / near.sum(dim=-1) * COLUMN_PX + COLUMN_PX / 2
 
 
 def position_loss(logits: Tensor, target_px: Tensor) -> Tensor:
@@ -128,10 +145,8 @@ def head_outputs(model: StaffModel, head: PositionHead, batch: Batch) -> tuple[T
         memory, bias = model.encode(batch.images, batch.widths)
         cross_k, cross_v = model.cross_kv(memory)
         states = model.decode_states(batch.tokens[:, :-1], cross_k, cross_v, bias)
-    logits = head.column_logits(states, cross_k[-1], bias)
-    p = torch.softmax(logits, dim=-1)
-    columns = torch.arange(p.shape[-1], dtype=p.dtype)
-    return logits, (p * columns).sum(-1) * COLUMN_PX + COLUMN_PX / 2
+    logits = head.column_logits(states, cross_k, bias)
+    return logits, window_position(torch.softmax(logits.detach(), dim=-1))
 
 
 def load_recogniser(source: Path, calibration: list[np.ndarray]) -> StaffModel:
@@ -152,7 +167,7 @@ def train_head(a: argparse.Namespace) -> None:
     if not images or not val_images:
         raise SystemExit(f"no staves with positions in {a.data} or {a.val}: render with training.data.build")
     model = load_recogniser(a.model, val_images[:64])
-    head = PositionHead(model.cfg.d_model, model.cfg.heads)
+    head = PositionHead(model.cfg.d_model, model.cfg.heads, model.cfg.decoder_layers)
     optimizer = torch.optim.AdamW(head.parameters(), lr=a.lr, weight_decay=0.0)
     order = list(range(len(images)))
     started = time.time()
@@ -188,6 +203,7 @@ def train_head(a: argparse.Namespace) -> None:
         {
             "head": head.state_dict(),
             "d_model": model.cfg.d_model,
+            "layers": model.cfg.decoder_layers,
             "heads": model.cfg.heads,
             "recogniser": str(a.model),
             "steps": a.steps,
@@ -239,7 +255,7 @@ class _HeadGraph(nn.Module):
         self.head = head
 
     def forward(self, state: Tensor, cross_k: Tensor, cross_bias: Tensor) -> Tensor:
-        return self.head(state, cross_k[-1], cross_bias)[:, 0]
+        return self.head(state, cross_k, cross_bias)[:, 0]
 
 
 def _final_state(graph: onnx.GraphProto) -> str:
@@ -314,10 +330,10 @@ def graft(folder: Path, head: PositionHead, facts: dict[str, Any]) -> None:
 
 def load_head(path: Path) -> tuple[PositionHead, dict[str, Any]]:
     saved = torch.load(path, map_location="cpu", weights_only=False)
-    head = PositionHead(saved["d_model"], saved["heads"])
+    head = PositionHead(saved["d_model"], saved["heads"], saved["layers"])
     head.load_state_dict(saved["head"])
     head.eval()
-    facts = {k: v for k, v in saved.items() if k not in ("head", "d_model", "heads")}
+    facts = {k: v for k, v in saved.items() if k not in ("head", "d_model", "heads", "layers")}
     return head, facts
 
 
