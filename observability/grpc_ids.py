@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from observability.grpc_handlers import wrap_handler
 from observability.logs import bind, request_id_from
 
 REQUEST_ID_KEY = "x-request-id"
@@ -58,14 +59,4 @@ def _with_ids(handler: grpc.RpcMethodHandler, ids: dict[str, str]) -> grpc.RpcMe
 
         return call
 
-    kinds = {
-        (False, False): (grpc.unary_unary_rpc_method_handler, "unary_unary", unary_response),
-        (False, True): (grpc.unary_stream_rpc_method_handler, "unary_stream", streaming_response),
-        (True, False): (grpc.stream_unary_rpc_method_handler, "stream_unary", unary_response),
-        (True, True): (grpc.stream_stream_rpc_method_handler, "stream_stream", streaming_response),
-    }
-    make, attribute, wrap = kinds[(handler.request_streaming, handler.response_streaming)]
-    behavior = getattr(handler, attribute)
-    if behavior is None:
-        return handler
-    return make(wrap(behavior), handler.request_deserializer, handler.response_serializer)  # type: ignore[operator]
+    return wrap_handler(handler, unary_response, streaming_response)

@@ -10,6 +10,7 @@ from typing import Any, TypeAlias
 
 import grpc
 
+from observability.grpc_handlers import wrap_handler
 from observability.grpc_ids import REQUEST_ID_KEY
 from observability.logs import REQUEST_ID, new_request_id
 
@@ -62,14 +63,8 @@ class LastResortInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  
         if handler is None:
             return handler
         method = handler_call_details.method
-        kinds = {
-            (False, False): (grpc.unary_unary_rpc_method_handler, "unary_unary", _guard_unary),
-            (False, True): (grpc.unary_stream_rpc_method_handler, "unary_stream", _guard_stream),
-            (True, False): (grpc.stream_unary_rpc_method_handler, "stream_unary", _guard_unary),
-            (True, True): (grpc.stream_stream_rpc_method_handler, "stream_stream", _guard_stream),
-        }
-        make, attribute, guard = kinds[(handler.request_streaming, handler.response_streaming)]
-        behavior = getattr(handler, attribute)
-        if behavior is None:
-            return handler
-        return make(guard(behavior, method), handler.request_deserializer, handler.response_serializer)  # type: ignore[operator]
+        return wrap_handler(
+            handler,
+            lambda behavior: _guard_unary(behavior, method),
+            lambda behavior: _guard_stream(behavior, method),
+        )
