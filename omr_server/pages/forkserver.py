@@ -12,7 +12,7 @@ import multiprocessing
 import multiprocessing.forkserver
 
 # What the forkserver imports before forking each worker; pages/worker.py asks for the same
-# (tests/omr/test_cli_speed.py checks that the two agree).
+# (tests/cli/test_cli_speed.py checks that the two agree).
 PRELOAD = ["omr_server.pages.worker", "omr_server.staves.detect"]
 
 

@@ -5,7 +5,7 @@ Importing scipy.signal takes 1.5-3 s (it pulls in scipy.stats, interpolate and o
 PDF worker's forkserver pays for that before it can fork the first worker, so it delayed every
 command's first page. This is scipy's algorithm step for step (local maxima with plateaus at
 their left-rounded middle, then the height floor, then the distance rule, highest peak first in
-the order np.argsort gives), so the peaks are the same: tests/omr/test_cli_speed.py compares the
+the order np.argsort gives), so the peaks are the same: tests/cli/test_cli_speed.py compares the
 two on random and plateau-rich inputs.
 """
 

@@ -35,7 +35,7 @@ TITLE, COMPOSER, TEMPO = "Little Study", "Carl Czerny", "Allegretto"
 def _titled_pdf() -> bytes:
     """The engraved piano page with a born-digital text layer: a large title at the top, the
     composer top right, a tempo word above the first system."""
-    from tests.omr.test_cli_metadata import _with_text
+    from tests.cli.test_cli_metadata import _with_text
 
     width, height = pdfium.PdfDocument(piano_pdf(40))[0].get_size()
     texts: list[tuple[float, float, float, str]] = [
@@ -100,7 +100,7 @@ async def test_the_gateway_score_carries_the_pdf_title_composer_and_tempo(gatewa
     from omr_server.pages.metadata import DocumentMetadata, read_metadata
 
     pdf = _titled_pdf()
-    # What `etude transcribe` puts in its score for this PDF (tests/omr/test_cli_metadata.py).
+    # What `etude transcribe` puts in its score for this PDF (tests/cli/test_cli_metadata.py).
     assert read_metadata(pdfium.PdfDocument(pdf), pdf) == DocumentMetadata(TITLE, COMPOSER, TEMPO)
     async with httpx.AsyncClient(base_url=gateway.http_url, timeout=60) as client:
         job = await _run(client, gateway, pdf, "untitled-scan.pdf")
