@@ -264,6 +264,7 @@ def test_boxes_land_on_their_notes_of_the_bundled_example(
     on_ink = [box for box in inks if box["ink"] >= 0.3]
     darker = [box for box in inks if box["ink"] > box["beside"]]
     median = statistics.median(box["ink"] for box in inks)
+    print(f"{len(inks)} boxes: {len(on_ink)} >= 30% ink, {len(darker)} darker, median {median:.2}")
     assert len(on_ink) >= 0.8 * len(inks), (len(on_ink), len(inks), median)
     assert len(darker) >= 0.7 * len(inks), (len(darker), len(inks))
     assert median >= 0.4, median
@@ -290,6 +291,7 @@ def test_boxes_land_on_their_notes_of_the_bundled_example(
         assert centres == sorted(centres, reverse=True), stacked
         xs = [n["box"]["x"] + n["box"]["width"] / 2 for n in chord]
         in_column += max(xs) - min(xs) <= 2 * max(n["box"]["width"] for n in chord)
+    print(f"{len(chords)} chords stacked by pitch, {in_column} in one column")
     assert in_column >= 0.9 * len(chords), (in_column, len(chords))
 
     # Click-through on the real score: an engraved chord note picks its box, on ink.
