@@ -2,14 +2,14 @@
 
 The recogniser decoded each staff's tokens into symbols once, knowing no clef from earlier
 staves; here, where the context lives, each notehead's written pitch is resolved from its staff
-position and the clef in force (`pitch.written_pitches`). Per system, each staff's symbols are split into measures at its barlines and the staves'
-measures are aligned by position (a system whose staves disagree on the count gets a warning
-and empty measures where a staff ran short). Inside a measure each voice keeps its own time
-cursor; a chord note shares the onset of the note before it. Pitches get their alteration from
-the written accidental, earlier accidentals in the measure, an incoming tie, or the key. A
-measure lasts as long as its time signature says, or longer when its content overfills it; a
-short first measure of the piece is a pickup. Times run from the page start, in beats and
-seconds at the context's tempo.
+position and the clef in force (`pitch.written_pitches`). Per system, each staff's symbols are
+split into measures at its barlines and the staves' measures are aligned by position (a system
+whose staves disagree on the count gets a warning and empty measures where a staff ran short).
+Inside a measure each voice keeps its own time cursor; a chord note shares the onset of the
+note before it. Pitches get their alteration from the written accidental, earlier accidentals
+in the measure, an incoming tie, or the key. A measure lasts as long as its time signature
+says, or longer when its content overfills it; a short first measure of the piece is a pickup.
+Times run from the page start, in beats and seconds at the context's tempo.
 
 Notes and rests get their box on the page (`box`) where the model says at which column of the
 staff crop it read them (`omr_server/fragment/boxes.py`); models without a position head leave

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from etude_cli.batch import is_batch, plan
 from ir.export import FORMATS
+from tests.cli.test_cli import _transcribe
 from tests.omr.conftest import requires_model
 from tests.omr.pdfs import piano_pdf
-from tests.cli.test_cli import _transcribe
 
 
 def test_plan_expands_folders_and_keeps_names_apart(tmp_path: Path) -> None:

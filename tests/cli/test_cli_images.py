@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_cli import _one_line_error, _transcribe
 from tests.omr.conftest import requires_model
 from tests.omr.images import bomb_png, encode, truncated_png
 from tests.omr.pdfs import piano_pages
-from tests.cli.test_cli import _one_line_error, _transcribe
 
 
 def _short_page() -> bytes:

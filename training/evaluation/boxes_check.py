@@ -54,9 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     page = pdfium.PdfDocument(str(a.pdf))[a.page - 1].render(scale=150 / 72).to_pil()
     canvas, placed, missing = draw_boxes(score, page, a.page - 1)
     canvas.save(a.out)
-    print(
-        f"page {a.page}: {placed} notes boxed, {missing} notes of the score unboxed -> {a.out}"
-    )
+    print(f"page {a.page}: {placed} notes boxed, {missing} notes of the score unboxed -> {a.out}")
 
 
 if __name__ == "__main__":
