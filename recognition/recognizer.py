@@ -31,7 +31,7 @@ class StaffReading:
     tokens: list[str]
     token_probs: list[float]
     symbols: list[StaffSymbol]
-    # crop column each token was read at (the decoder step's `token_x`); None: a model without
+    # crop column each token was read at (the decoder step's `token_x`); None: the model gives none
     token_x: list[float] | None = None
     # what decoding left behind, so bars can be re-read without encoding or decoding again
     state: DecoderState | None = field(default=None, repr=False, compare=False)

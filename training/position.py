@@ -33,12 +33,12 @@ from PIL import Image
 from torch import Tensor, nn
 
 from recognition.manifest import MANIFEST_NAME, file_sha256
+from recognition.recognizer import POSITION_OUTPUT
 from training.data.shards import read_positions, read_shard
 from training.dataset import Batch, collate
 from training.model import StaffModel
 
 COLUMN_PX = 8  # encoder column width in crop pixels (the backbone's horizontal stride)
-POSITION_OUTPUT = "token_x"  # the decoder step's extra output (recognition/recognizer.py reads it)
 WINDOW = 1  # columns either side of the most probable one that the position is averaged over
 STAFF_SPACE_PX = 8  # the crop convention (recognition/crop.py) at input height 96
 

@@ -62,3 +62,19 @@ def test_bad_input_is_refused_clearly(recognizer):
     assert recognizer.recognize([]) == []
     with pytest.raises(ValueError, match=r"expected \(96, W >= 8\)"):
         recognizer.recognize([np.zeros((64, 300), np.float32)])
+
+
+def test_the_shipped_model_says_where_it_read_each_notehead(recognizer):
+    """The grafted position head (token_x): every token gets a column inside the crop, and the
+    noteheads of a voice are read at increasing columns near where they were drawn."""
+    assert recognizer.has_positions
+    image = drawn_staff(600, 8, 0)
+    (reading,) = recognizer.recognize([image])
+    assert reading.token_x is not None and len(reading.token_x) == len(reading.tokens)
+    assert all(0 <= x < image.shape[1] for x in reading.token_x)
+    heads = [s.x for s in reading.symbols if hasattr(s, "staff_position") and not s.chord and s.voice == 1]
+    assert len(heads) >= 5 and all(x is not None for x in heads)
+    assert heads == sorted(heads)  # within a voice, left to right
+    # drawn at page columns 120 … 600 (crop_staff: page column c lands near (c - 30) * 0.4)
+    drawn = [(c - 30) * 0.4 for c in np.linspace(120, 600, 8)]
+    assert min(abs(heads[0] - d) for d in drawn) < 8 and min(abs(heads[-1] - d) for d in drawn) < 8
