@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.server import GatewayHandle, start_gateway
 from gateway.settings import GatewaySettings
 from storage.database import create_engine, migrate
 from tests.storage.fixtures import free_port, fresh_postgres_database
@@ -110,6 +112,39 @@ def gateway_settings(
     }
     values.update(overrides)
     return GatewaySettings(**values)  # type: ignore[arg-type]
+
+
+def real_model_missing() -> str | None:
+    """Why the real OMR server cannot run here (None when it can): its tests skip with this."""
+    try:
+        from omr_server.server import start_omr_server  # noqa: F401
+        from recognition.manifest import default_model_dir
+    except ImportError as error:
+        return f"the OMR server is not importable: {error}"
+    if not (default_model_dir() / "manifest.json").is_file():
+        return f"no trained model in {default_model_dir()} (manifest.json missing)"
+    return None
+
+
+@contextlib.asynccontextmanager
+async def gateway_with_real_omr(tmp_path: Path) -> AsyncIterator[GatewayHandle]:
+    """A gateway (SQLite, a local object folder) in front of the real OMR server, both in-process
+    on loopback, with the installed model."""
+    from omr_server.server import start_omr_server
+    from omr_server.settings import OmrSettings
+
+    omr = await start_omr_server(OmrSettings(port=0, metrics_port=None))
+    url = f"sqlite+aiosqlite:///{tmp_path / 'etude.db'}"
+    try:
+        handle = await start_gateway(
+            gateway_settings(url, str(tmp_path / "objects"), omr.address, omr_deadline_seconds=300.0)
+        )
+        try:
+            yield handle
+        finally:
+            await handle.stop(grace=1)
+    finally:
+        await omr.stop(grace=1)
 
 
 ALICE = (("authorization", "Bearer token-alice"),)

@@ -17,15 +17,14 @@ from etude.jobs.v1 import job_service_pb2_grpc as jobs_grpc
 from etude.omr.v1 import omr_service_pb2 as omr_pb2
 
 from gateway.jobs.records import JobState
-from gateway.server import GatewayHandle, start_gateway
-from tests.gateway.conftest import ALICE, gateway_settings, wait_until
+from gateway.server import GatewayHandle
+from tests.gateway.conftest import ALICE, gateway_with_real_omr, real_model_missing, wait_until
 from tests.gateway.test_gateway_grpc import upload
-from tests.gateway.test_gateway_real_omr import _model_missing
 from tests.gateway.test_gateway_rest import assert_problem
 from tests.omr.images import encode
 from tests.omr.pdfs import piano_pages
 
-pytestmark = pytest.mark.skipif(_model_missing() is not None, reason=str(_model_missing()))
+pytestmark = pytest.mark.skipif(real_model_missing() is not None, reason=str(real_model_missing()))
 REST_ALICE = {"authorization": "Bearer token-alice"}
 
 
@@ -35,19 +34,8 @@ def _png() -> bytes:
 
 @pytest.fixture
 async def gateway(tmp_path: Path) -> AsyncIterator[GatewayHandle]:
-    from omr_server.server import start_omr_server
-    from omr_server.settings import OmrSettings
-
-    omr = await start_omr_server(OmrSettings(port=0, metrics_port=None))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'etude.db'}"
-    handle = await start_gateway(
-        gateway_settings(url, str(tmp_path / "objects"), omr.address, omr_deadline_seconds=300.0)
-    )
-    try:
+    async with gateway_with_real_omr(tmp_path) as handle:
         yield handle
-    finally:
-        await handle.stop(grace=1)
-        await omr.stop(grace=1)
 
 
 async def _completed(gateway: GatewayHandle, job_id: str) -> Any:

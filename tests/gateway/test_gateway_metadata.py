@@ -22,12 +22,11 @@ import pytest
 from etude.ir.v1 import score_pb2
 
 from gateway.jobs.records import JobState
-from gateway.server import GatewayHandle, start_gateway
-from tests.gateway.conftest import gateway_settings, wait_until
-from tests.gateway.test_gateway_real_omr import _model_missing
+from gateway.server import GatewayHandle
+from tests.gateway.conftest import gateway_with_real_omr, real_model_missing, wait_until
 from tests.omr.pdfs import piano_pdf
 
-pytestmark = pytest.mark.skipif(_model_missing() is not None, reason=str(_model_missing()))
+pytestmark = pytest.mark.skipif(real_model_missing() is not None, reason=str(real_model_missing()))
 ALICE = {"authorization": "Bearer token-alice"}
 TITLE, COMPOSER, TEMPO = "Little Study", "Carl Czerny", "Allegretto"
 
@@ -48,19 +47,8 @@ def _titled_pdf() -> bytes:
 
 @pytest.fixture
 async def gateway(tmp_path: Path) -> AsyncIterator[GatewayHandle]:
-    from omr_server.server import start_omr_server
-    from omr_server.settings import OmrSettings
-
-    omr = await start_omr_server(OmrSettings(port=0, metrics_port=None))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'etude.db'}"
-    handle = await start_gateway(
-        gateway_settings(url, str(tmp_path / "objects"), omr.address, omr_deadline_seconds=300.0)
-    )
-    try:
+    async with gateway_with_real_omr(tmp_path) as handle:
         yield handle
-    finally:
-        await handle.stop(grace=1)
-        await omr.stop(grace=1)
 
 
 async def _run(client: httpx.AsyncClient, gateway: GatewayHandle, pdf: bytes, name: str) -> dict[str, Any]:

@@ -17,37 +17,21 @@ from sqlalchemy import func, select
 from gateway.jobs.records import JobState
 from gateway.server import start_gateway
 from storage.tables import job_pages
-from tests.gateway.conftest import ROOT, gateway_settings, wait_until
+from tests.gateway.conftest import (
+    ROOT,
+    gateway_settings,
+    gateway_with_real_omr,
+    real_model_missing,
+    wait_until,
+)
 from tests.storage.fixtures import free_port
 
 
-def _model_missing() -> str | None:
-    try:
-        from omr_server.server import start_omr_server  # noqa: F401
-        from recognition.manifest import default_model_dir
-    except ImportError as error:
-        return f"the OMR server is not importable: {error}"
-    if not (default_model_dir() / "manifest.json").is_file():
-        return f"no trained model in {default_model_dir()} (manifest.json missing)"
-    return None
-
-
-@pytest.mark.skipif(_model_missing() is not None, reason=str(_model_missing()))
+@pytest.mark.skipif(real_model_missing() is not None, reason=str(real_model_missing()))
 async def test_real_omr_server_end_to_end(tmp_path: Path) -> None:
-    from omr_server.server import start_omr_server
-    from omr_server.settings import OmrSettings
     from tests.omr.pdfs import piano_pdf
 
-    omr = await start_omr_server(OmrSettings(port=0, metrics_port=None))
-    gateway = await start_gateway(
-        gateway_settings(
-            f"sqlite+aiosqlite:///{tmp_path / 'etude.db'}",
-            str(tmp_path / "objects"),
-            omr.address,
-            omr_deadline_seconds=300.0,
-        )
-    )
-    try:
+    async with gateway_with_real_omr(tmp_path) as gateway:
         job_id = (await gateway.core.repo.create("alice", piano_pdf(40), file_name="piano.pdf")).row["id"]
 
         async def ended() -> bool:
@@ -66,9 +50,6 @@ async def test_real_omr_server_end_to_end(tmp_path: Path) -> None:
         assert score.provenance.model.name == info.model.name and score.provenance.model.version
         musicxml = await gateway.core.results.get("alice", job_id, "musicxml")
         assert b"<score-partwise" in musicxml.content[:500]
-    finally:
-        await gateway.stop(grace=1)
-        await omr.stop(grace=1)
 
 
 class RealOmrProcess:
@@ -116,7 +97,7 @@ class RealOmrProcess:
             self.process.wait()
 
 
-@pytest.mark.skipif(_model_missing() is not None, reason=str(_model_missing()))
+@pytest.mark.skipif(real_model_missing() is not None, reason=str(real_model_missing()))
 async def test_real_omr_server_killed_mid_document(tmp_path: Path) -> None:
     """The real server, SIGKILLed after the first page and started again: the job completes with
     every page stored exactly once, within its first attempt."""
