@@ -16,6 +16,7 @@ import pypdfium2.raw as pdfium_c
 import pytest
 
 from omr_server.pages.metadata import DocumentMetadata, read_metadata
+from tests.hostile.pdfbuild import assemble
 from tests.omr.conftest import requires_model
 from tests.omr.pdfs import piano_pdf
 
@@ -36,19 +37,7 @@ def _pdf(texts: Sequence[tuple[float, float, float, str]], info: dict[str, str])
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         f"<< {info_entries} >>".encode(),
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return assemble(objects, trailer_extra=b"/Info 6 0 R")
 
 
 def _read(data: bytes) -> DocumentMetadata:
