@@ -228,22 +228,6 @@ class StaffModel(nn.Module):
         cross_bias: Tensor,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """token (B, 1), position (1,) int64, past (L, B, H, T, dh) -> logits (B, V), past with T+1."""
-        state, new_k, new_v = self.decode_step_state(
-            token, position, past_k, past_v, cross_k, cross_v, cross_bias
-        )
-        return self.head(state)[:, 0], new_k, new_v
-
-    def decode_step_state(
-        self,
-        token: Tensor,
-        position: Tensor,
-        past_k: Tensor,
-        past_v: Tensor,
-        cross_k: Tensor,
-        cross_v: Tensor,
-        cross_bias: Tensor,
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """`decode_step` before the vocabulary head: the normalised decoder output (B, 1, d)."""
         x = self.embed(token) + self.pos(position)[None]
         new_k, new_v = [], []
         for i, layer in enumerate(self.layers()):
@@ -254,7 +238,8 @@ class StaffModel(nn.Module):
             new_k.append(k)
             new_v.append(v)
             x = layer(x, k, v, None, cross_k[i], cross_v[i], cross_bias)
-        return self.dec_ln(x), torch.stack(new_k), torch.stack(new_v)
+        logits = self.head(self.dec_ln(x))[:, 0]
+        return logits, torch.stack(new_k), torch.stack(new_v)
 
     def empty_cache(self, batch: int, device: torch.device | None = None) -> tuple[Tensor, Tensor]:
         cfg = self.cfg
