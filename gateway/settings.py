@@ -51,6 +51,9 @@ class GatewaySettings(BaseSettings):
     tokens: dict[str, str] = Field(default_factory=dict)
 
     max_pdf_bytes: int = 100 * 1024 * 1024
+    # Pixels of one uploaded image the gateway decodes to show it (PNG renditions of TIFF
+    # frames); the same as the OMR server's max_image_pixels, which refuses larger ones anyway.
+    max_image_pixels: int = 100_000_000
     # Jobs processed concurrently by this process (0: API only, no worker).
     workers: int = 2
     # Names this process's workers in the jobs table and transition reasons (not for fencing).

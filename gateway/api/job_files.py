@@ -16,7 +16,7 @@ from etude.ir.v1 import score_pb2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway import media
+from gateway import images, media
 from gateway.errors import ConflictError, InvalidArgumentError, NotFoundError
 from gateway.jobs.results import ScoreContent, assemble
 from gateway.validation import INT32_MAX, check_job_id
@@ -96,6 +96,58 @@ def file_number(raw: str, count: int) -> int:
             field="file_index",
         )
     return index
+
+
+# What `?as=` may ask a file to be served as, besides as uploaded: PNG, which every browser draws.
+RENDITIONS = ("png",)
+
+
+def png_frame(query: Mapping[str, str]) -> int | None:
+    """The 0-based frame asked for as a PNG (`?as=png&frame=K`, K 0 by default), or None when the
+    file is asked for as uploaded."""
+    kind, raw = query.get("as"), query.get("frame")
+    if kind is None and raw is None:
+        return None
+    if kind not in RENDITIONS:
+        raise InvalidArgumentError(
+            f"unknown rendition {kind!r}; a file comes as uploaded or, with ?as=png, as a PNG",
+            reason="BAD_RENDITION",
+            field="as",
+        )
+    if raw is None:
+        return 0
+    if not raw.isdigit() or len(raw) > 10 or int(raw) > INT32_MAX:
+        raise InvalidArgumentError(
+            "frame must be a non-negative integer (0 is the file's first page)",
+            reason="BAD_FRAME",
+            field="frame",
+        )
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class OriginalFile:
+    data: bytes
+    media_type: str
+    frames: int | None  # the pages an image holds (a TIFF's frames, else 1); None for a PDF
+
+
+async def original_file(data: bytes, frame: int | None, max_pixels: int) -> OriginalFile:
+    """One uploaded file as uploaded (`frame` None) or frame `frame` of it as a PNG: browsers draw
+    no TIFF. Decoding is CPU work: off the event loop."""
+    media_type = media.sniff(data) or media.PDF
+    if media_type not in media.IMAGE_TYPES:
+        if frame is not None:
+            raise InvalidArgumentError(
+                "a PDF has no PNG rendition; only an image file is served ?as=png",
+                reason="BAD_RENDITION",
+                field="as",
+            )
+        return OriginalFile(data, media_type, None)
+    if frame is None:
+        return OriginalFile(data, media_type, await asyncio.to_thread(images.frame_count, data, max_pixels))
+    png, frames = await asyncio.to_thread(images.frame_png, data, frame, max_pixels)
+    return OriginalFile(png, "image/png", frames)
 
 
 def page_number(raw: str) -> int:

@@ -286,7 +286,10 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "One uploaded file, with its media type (its owner only)",
                     "description": "Files in page order: the page images of an image job, or the "
-                    "PDF (file 0) of a PDF job. Headers as for `/original`.",
+                    "PDF (file 0) of a PDF job. Headers as for `/original`; an image also has "
+                    "`x-etude-original-frames`, the pages it holds (a TIFF's frames, else 1). "
+                    "`?as=png&frame=K` serves frame K of an image as a PNG instead, upright as it "
+                    "is read, for browsers, which draw no TIFF.",
                     "parameters": [
                         JOB_ID,
                         {
@@ -296,13 +299,26 @@ def openapi_document() -> dict[str, Any]:
                             "description": "0-based.",
                             "schema": {"type": "integer", "minimum": 0},
                         },
+                        {
+                            "name": "as",
+                            "in": "query",
+                            "description": "`png`: the image as a PNG (not for a PDF). Absent: as uploaded.",
+                            "schema": {"type": "string", "enum": ["png"]},
+                        },
+                        {
+                            "name": "frame",
+                            "in": "query",
+                            "description": "With `as=png`: the 0-based frame (page) of a multi-page TIFF; "
+                            "past the last one is 404 NO_SUCH_FRAME.",
+                            "schema": {"type": "integer", "minimum": 0, "default": 0},
+                        },
                     ],
                     "responses": {
                         "200": {
                             "description": "The file",
                             "content": {"application/pdf": {}, "image/*": {}},
                         },
-                        "400": _problem("Bad file index"),
+                        "400": _problem("Bad file index, rendition (`as`) or frame"),
                         **ERRORS,
                     },
                 }

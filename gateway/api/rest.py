@@ -6,6 +6,7 @@ errors are application/problem+json (RFC 9457) with a machine-readable `reason`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -29,7 +30,16 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from gateway import media
-from gateway.api.job_files import Original, file_number, job_original, job_pdf, page_number, page_score
+from gateway.api.job_files import (
+    Original,
+    file_number,
+    job_original,
+    job_pdf,
+    original_file,
+    page_number,
+    page_score,
+    png_frame,
+)
 from gateway.api.multipart import Rfc5987MultiPartParser
 from gateway.api.openapi import openapi_document
 from gateway.api.request_context import RequestContextMiddleware
@@ -115,6 +125,8 @@ async def _uploaded(uploads: list[UploadFile], limit: int) -> bytes:
 class RestApi:
     def __init__(self, core: GatewayCore) -> None:
         self.core = core
+        # Images decoded at once for PNG renditions: each may take max_image_pixels of memory.
+        self.renditions = asyncio.Semaphore(2)
 
     def owner(self, request: Request) -> str:
         return self.core.auth.owner(request.headers.get("authorization"))
@@ -279,11 +291,19 @@ class RestApi:
 
     async def job_original_file(self, request: Request) -> Response:
         """One uploaded file (0-based, in page order) with its own media type: a page image of
-        an image job, or the PDF (file 0) of a PDF job."""
+        an image job, or the PDF (file 0) of a PDF job; `?as=png&frame=K` one frame of an image
+        as a PNG (browsers draw no TIFF). `x-etude-original-frames` says how many frames (pages)
+        an image holds."""
         job_id = request.path_params["job_id"]
+        frame = png_frame(request.query_params)
         original = await job_original(self.core.engine, self.core.store, self.owner(request), job_id)
         data = original.files[file_number(request.path_params["file_index"], len(original.files))]
-        return Response(data, media_type=media.sniff(data) or media.PDF, headers=_original_headers(original))
+        async with self.renditions:
+            file = await original_file(data, frame, self.core.settings.max_image_pixels)
+        headers = _original_headers(original)
+        if file.frames is not None:
+            headers["x-etude-original-frames"] = str(file.frames)
+        return Response(file.data, media_type=file.media_type, headers=headers)
 
     async def page_score(self, request: Request) -> Response:
         owner = self.owner(request)

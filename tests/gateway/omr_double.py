@@ -1,11 +1,11 @@
 """A stand-in OMR server for the gateway's failure tests: the real OmrService protocol over real
 gRPC on loopback, run as a subprocess so a test can kill -9 it mid-document and start it again.
 
-It reads the PDF's page count with pypdfium2 (page images: one page each) and answers every page
-with a small, valid fragment made by tests/ir/factories (two measures, a few notes), after
-`--page-delay` seconds, so the gateway's streaming, resuming, assembling and exporting are
-exercised without waiting for the neural model. Each request it serves is appended to `--log`
-as one JSON line.
+It reads the PDF's page count with pypdfium2 (page images: one page each, a TIFF's frames each
+one) and answers every page with a small, valid fragment made by tests/ir/factories (two
+measures, a few notes), after `--page-delay` seconds, so the gateway's streaming, resuming,
+assembling and exporting are exercised without waiting for the neural model. Each request it
+serves is appended to `--log` as one JSON line.
 
     python -m tests.gateway.omr_double --port 50999 --page-delay 0.2 --log /tmp/omr.jsonl
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -61,6 +62,14 @@ def bad_request(message: str) -> grpc.Status:
     )
 
 
+def _frames(image: bytes) -> int:
+    """The pages of one image, as the OMR server counts them: a TIFF's frames, else 1."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(image)) as opened:
+        return int(getattr(opened, "n_frames", 1)) if opened.format == "TIFF" else 1
+
+
 class OmrDouble(omr_grpc.OmrServiceServicer):
     def __init__(self, page_delay: float, log: Path | None) -> None:
         self.page_delay = page_delay
@@ -77,7 +86,7 @@ class OmrDouble(omr_grpc.OmrServiceServicer):
             page_count = len(request.images.files)
             sha256 = media.bundle_sha256(list(request.images.files))
         elif media.sniff(request.pdf_data) in media.IMAGE_TYPES:
-            page_count, sha256 = 1, hashlib.sha256(request.pdf_data).hexdigest()
+            page_count, sha256 = _frames(request.pdf_data), hashlib.sha256(request.pdf_data).hexdigest()
         else:
             try:
                 document = pypdfium2.PdfDocument(request.pdf_data)

@@ -226,3 +226,68 @@ async def test_the_original_is_served_to_its_owner_with_its_media_type(client: h
         assert_problem(await client.get(f"/v1/jobs/{images}{path}", headers=BOB), 404, "NO_SUCH_JOB")
     spec = (await client.get("/openapi.json")).json()
     assert {"/v1/jobs/{job_id}/original", "/v1/jobs/{job_id}/original/{file_index}"} <= set(spec["paths"])
+
+
+def _tiff(frames: list[tuple[int, tuple[int, int]]]) -> bytes:
+    """A multi-page TIFF: one gray frame per (shade, size), with a dark corner to tell rotation."""
+    import io
+
+    from PIL import Image
+
+    images = []
+    for shade, size in frames:
+        image = Image.new("L", size, shade)
+        image.paste(0, (0, 0, 10, 5))
+        images.append(image)
+    out = io.BytesIO()
+    images[0].save(out, "TIFF", save_all=True, append_images=images[1:], compression="tiff_lzw")
+    return out.getvalue()
+
+
+async def test_a_tiff_original_is_served_as_png_frames(client: httpx.AsyncClient) -> None:
+    """Browsers draw no TIFF: `?as=png&frame=K` serves frame K of an uploaded image as a PNG, and
+    `x-etude-original-frames` says how many frames (pages) the file holds, so that the web page
+    shows every page of a multi-page TIFF."""
+    import io
+
+    from PIL import Image
+
+    frames = [(230, (120, 160)), (90, (100, 140))]
+    tiff = _tiff(frames)
+    made = await client.post("/v1/jobs", content=tiff, headers={**ALICE, "content-type": "image/tiff"})
+    assert made.status_code == 201, made.text
+    job = made.json()["job"]["id"]
+    base = f"/v1/jobs/{job}/original/0"
+
+    raw = await client.get(base, headers=ALICE)
+    assert raw.content == tiff and raw.headers["content-type"] == "image/tiff"
+    assert raw.headers["x-etude-original-frames"] == "2"
+
+    for index, (shade, size) in enumerate(frames):
+        query = "?as=png" if index == 0 else f"?as=png&frame={index}"  # frame 0 by default
+        png = await client.get(base + query, headers=ALICE)
+        assert png.status_code == 200, png.text
+        assert png.headers["content-type"] == "image/png"
+        assert (png.headers["x-etude-original-frames"], png.headers["x-etude-original-files"]) == ("2", "1")
+        drawn = Image.open(io.BytesIO(png.content))
+        assert drawn.format == "PNG" and drawn.size == size
+        expected = Image.new("L", size, shade)
+        expected.paste(0, (0, 0, 10, 5))
+        assert drawn.convert("L").tobytes() == expected.tobytes()
+
+    assert_problem(await client.get(base + "?as=png&frame=2", headers=ALICE), 404, "NO_SUCH_FRAME")
+    assert_problem(await client.get(base + "?as=jpeg", headers=ALICE), 400, "BAD_RENDITION")
+    assert_problem(await client.get(base + "?as=png&frame=-1", headers=ALICE), 400, "BAD_FRAME")
+    assert_problem(await client.get(f"/v1/jobs/{job}/original/1?as=png", headers=ALICE), 404, "NO_SUCH_FILE")
+    assert_problem(await client.get(base + "?as=png", headers=BOB), 404, "NO_SUCH_JOB")
+
+    # A PNG page is one frame; a PDF has none, and no PNG rendition.
+    single = await client.post("/v1/jobs", content=_png(200), headers={**ALICE, "content-type": "image/png"})
+    one = await client.get(f"/v1/jobs/{single.json()['job']['id']}/original/0?as=png", headers=ALICE)
+    assert one.headers["x-etude-original-frames"] == "1" and one.headers["content-type"] == "image/png"
+    pdf = await client.post(
+        "/v1/jobs", content=blank_pdf(1), headers={**ALICE, "content-type": "application/pdf"}
+    )
+    pdf_file = f"/v1/jobs/{pdf.json()['job']['id']}/original/0"
+    assert "x-etude-original-frames" not in (await client.get(pdf_file, headers=ALICE)).headers
+    assert_problem(await client.get(pdf_file + "?as=png", headers=ALICE), 400, "BAD_RENDITION")

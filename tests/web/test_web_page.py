@@ -478,6 +478,47 @@ def test_page_images_uploaded_as_one_document_and_shown_beside_the_score(
     context.close()
 
 
+def test_a_multi_page_tiff_is_shown_page_by_page(
+    slow_gateway: Gateway, browser: Any, tmp_path: Path, screenshot_dir: Path
+) -> None:
+    """Browsers draw no TIFF: the original of a two-frame TIFF is drawn from the gateway's PNG of
+    each frame (?as=png&frame=K), page by page, right after the upload and after a reload."""
+    from PIL import Image
+
+    frames = [
+        Image.open(path).convert("L") for path in _engraved_pngs(tmp_path, (11, 12), ("a.png", "b.png"))
+    ]
+    frames[1] = frames[1].resize((frames[1].width * 3 // 4, frames[1].height * 3 // 4))  # tell them apart
+    tiff = tmp_path / "scan.tiff"
+    frames[0].save(tiff, "TIFF", save_all=True, append_images=frames[1:], compression="tiff_lzw")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{slow_gateway.url}/#token={TOKEN}")
+    page.set_input_files("#pdf-file", str(tiff))
+    page.click("#upload-button")
+    page.wait_for_selector("#original canvas", timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#original').dataset.shown?.endsWith(':0')", timeout=30_000
+    )
+    job_id = page.evaluate("document.querySelector('#original').dataset.shown.split(':')[0]")
+    for reload in (False, True):
+        if reload:
+            page.reload()
+            page.wait_for_function(f"document.querySelector('#original').dataset.shown === '{job_id}:0'")
+        assert page.evaluate(CANVAS_SIZE) == list(frames[0].size)
+        paper, ink, total = page.evaluate(CANVAS_INK)
+        assert paper > total / 2 and ink > 1000, (paper, ink, total)
+        page.wait_for_selector("#next-page:not([disabled])", timeout=60_000)
+        page.click("#next-page")
+        page.wait_for_function(f"document.querySelector('#original').dataset.shown === '{job_id}:1'")
+        assert page.evaluate(CANVAS_SIZE) == list(frames[1].size)
+    page.screenshot(path=str(screenshot_dir / "web-tiff-page-2.png"), full_page=True)
+    assert errors == [], errors
+    context.close()
+
+
 def test_unsupported_files_are_refused_in_the_page(
     slow_gateway: Gateway, browser: Any, tmp_path: Path
 ) -> None:

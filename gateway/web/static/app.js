@@ -101,7 +101,7 @@ const view = {
   job: null, // the job shown
   watch: null, // AbortController of its event stream
   // job id → promise of its original, uploaded here or fetched: { kind: "pdf", bytes } or
-  // { kind: "images", count, file(index) → promise of a Blob } (page images, in page order)
+  // { kind: "images", page(index) → promise of a Blob the browser draws } (pages in order)
   originals: new Map(),
   score: null, // { ir, musicxml } of the whole job once loaded
   pageScores: new Map(), // page index → promise of { ir, musicxml } of that page alone
@@ -245,12 +245,13 @@ async function upload(files) {
     for (const file of files) form.append("file", file, file.name);
     const response = await api("/v1/jobs", { method: "POST", body: form });
     const job = jobOf(await response.json());
-    // The original is shown from the files chosen here, without fetching it back.
-    const local =
-      kindOf(files[0]) === "pdf"
-        ? files[0].arrayBuffer().then((bytes) => ({ kind: "pdf", bytes }))
-        : Promise.resolve({ kind: "images", count: files.length, file: async (index) => files[index] });
-    view.originals.set(field(job, "id"), local);
+    // The original is shown from the files chosen here, without fetching it back; but browsers
+    // draw no TIFF, so a TIFF's pages come from the gateway as PNGs (original()).
+    if (kindOf(files[0]) === "pdf") {
+      view.originals.set(field(job, "id"), files[0].arrayBuffer().then((bytes) => ({ kind: "pdf", bytes })));
+    } else if (!files.some(isTiff)) {
+      view.originals.set(field(job, "id"), Promise.resolve({ kind: "images", page: async (index) => pageFile(files, index) }));
+    }
     openJob(job);
     refreshJobs();
   } catch (error) {
@@ -575,6 +576,16 @@ async function renderPage() {
   else if (shown === "page") document.body.dataset.preview = `${field(job, "id")}:${page}`;
 }
 
+function isTiff(file) {
+  return file.type === "image/tiff" || /\.tiff?$/i.test(file.name);
+}
+
+// Page `index` of images chosen here (none a TIFF, so each file is one page).
+function pageFile(files, index) {
+  if (index >= files.length) throw new Error(`page ${index + 1} is not in the files chosen`);
+  return files[index];
+}
+
 // The job's original: the files chosen on this page, else the gateway's copy. File 0 says what
 // the job was made from (x-etude-original-kind: pdf or images) and how many files it holds; the
 // other page images are fetched when their page is first shown.
@@ -585,22 +596,48 @@ function original(id) {
       const type = response.headers.get("content-type") || "";
       const kind = response.headers.get("x-etude-original-kind") || (type.startsWith("image/") ? "images" : "pdf");
       if (kind === "pdf") return { kind, bytes: await response.arrayBuffer() };
-      const count = Number(response.headers.get("x-etude-original-files") || 1);
-      const files = new Map([[0, response.blob()]]);
-      const file = (index) => {
-        if (!files.has(index)) {
-          const blob = api(`${base}/${index}`).then((r) => r.blob());
-          blob.catch(() => files.delete(index)); // fetched again next time
-          files.set(index, blob);
-        }
-        return files.get(index);
-      };
-      return { kind, count, file };
+      return remoteImages(base, Number(response.headers.get("x-etude-original-files") || 1), response);
     });
     loaded.catch(() => view.originals.delete(id)); // a failed fetch is tried again next time
     view.originals.set(id, loaded);
   }
   return view.originals.get(id);
+}
+
+// The page images of an image job, from the gateway. Each file holds x-etude-original-frames
+// pages (a TIFF's frames, else 1); a TIFF page comes as a PNG (?as=png&frame=K), since browsers
+// draw no TIFF, any other as uploaded. Files and pages are fetched once, when first needed.
+function remoteImages(base, count, firstResponse) {
+  const cached = new Map();
+  const once = (key, load) => {
+    if (!cached.has(key)) {
+      const promise = load();
+      promise.catch(() => cached.delete(key)); // fetched again next time
+      cached.set(key, promise);
+    }
+    return cached.get(key);
+  };
+  const described = (response) => {
+    const type = (response.headers.get("content-type") || "").split(";")[0];
+    const frames = Number(response.headers.get("x-etude-original-frames") || 1);
+    if (type === "image/tiff") response.body?.cancel(); // its PNG frames are drawn instead
+    return { type, frames, blob: type === "image/tiff" ? null : response.blob() };
+  };
+  cached.set("file 0", Promise.resolve(described(firstResponse)));
+  const file = (index) => once(`file ${index}`, () => api(`${base}/${index}`).then(described));
+  const page = async (index) => {
+    let start = 0; // the first page of file `f`
+    for (let f = 0; f < count; f++) {
+      const { type, frames, blob } = await file(f);
+      if (index < start + frames) {
+        if (type !== "image/tiff") return blob;
+        return once(`png ${f}:${index - start}`, () => api(`${base}/${f}?as=png&frame=${index - start}`).then((r) => r.blob()));
+      }
+      start += frames;
+    }
+    throw new Error(`page ${index + 1} is not in the original (it has ${start})`);
+  };
+  return { kind: "images", page };
 }
 
 // The PDF of a job, parsed once by pdf.js (the loading task is kept per job).
@@ -662,13 +699,9 @@ async function pdfCanvas(documentProxy, index, holder) {
   return canvas;
 }
 
-// A page image of an image job, drawn as uploaded (one file per page). A TIFF with several
-// frames holds several pages, and browsers draw no TIFF at all: such a page gets a note.
+// A page image of an image job: a file as uploaded, or a TIFF frame as the gateway's PNG.
 async function imageCanvas(source, index) {
-  if (index >= source.count) {
-    throw new Error(`page ${index + 1} is a frame of a multi-page image, which the browser cannot show`);
-  }
-  const blob = await source.file(index);
+  const blob = await source.page(index);
   let bitmap;
   try {
     bitmap = await createImageBitmap(blob);
