@@ -33,7 +33,7 @@ MAX_FIX_COST = 6.0
 CERTAIN = 1 - math.exp(-MAX_FIX_COST)
 # A bar read with implied triplets may cost this much (log) more than the greedy one per
 # tuplet mark it adds: an unprinted "3" is unlikely by itself, but the metre vouches for it.
-MAX_IMPLIED_COST = 3.0
+MAX_IMPLIED_COST = 2.0
 # Beams of the bar search. Measured on the dev set with 0.3.0: 2 beams find too few fixes
 # (mono-digital note F1 0.858), 4 nearly all that 8 find (0.917 and 0.917) at half the cost.
 DEFAULT_REREAD_BEAMS = 4

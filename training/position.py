@@ -337,6 +337,31 @@ def load_head(path: Path) -> tuple[PositionHead, dict[str, Any]]:
     return head, facts
 
 
+def head_from_model(folder: Path) -> tuple[PositionHead, dict[str, Any]]:
+    """The head grafted into model folder `folder`, read back from its decoder step (so that a
+    new recogniser can take the shipped head without `runs/`): the query layer's weight and bias
+    and the layer/head mix are the graph's three `position_head/` initializers."""
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    if "positions" not in manifest:
+        raise ValueError(f"{folder} has no position head")
+    model = onnx.load(str(folder / manifest["files"]["decoder_step"]))
+    arrays = {
+        i.name: onnx.numpy_helper.to_array(i)
+        for i in model.graph.initializer
+        if i.name.startswith("position_head/")
+    }
+    layers, heads, head_dim = manifest["decoder_layers"], manifest["heads"], manifest["head_dim"]
+    head = PositionHead(heads * head_dim, heads, layers)
+    shapes = {a.shape: a for a in arrays.values()}
+    with torch.no_grad():
+        head.query.weight.copy_(torch.from_numpy(shapes[(heads * head_dim, layers * heads * head_dim)].T.copy()))
+        head.query.bias.copy_(torch.from_numpy(arrays["position_head/head.query.bias"]))
+        head.mix.copy_(torch.from_numpy(shapes[(layers, 1, heads, 1, 1)].reshape(layers, heads)))
+    head.eval()
+    facts = {k: v for k, v in manifest["positions"].items() if k not in ("output", "unit")}
+    return head, facts
+
+
 # --- measured through the serving path -----------------------------------------------------------
 
 
@@ -398,6 +423,7 @@ def main(argv: list[str] | None = None) -> None:
     g = sub.add_parser("graft", help="add the trained head's position output to a model folder")
     g.add_argument("--model", type=Path, default=Path("models/etude-omr-v1"))
     g.add_argument("--head", type=Path, default=Path("runs/position/head.pt"))
+    g.add_argument("--head-from", type=Path, help="take the head grafted into this model folder instead")
     e = sub.add_parser("evaluate", help="horizontal error through onnxruntime on labelled staves")
     e.add_argument("--model", type=Path, default=Path("models/etude-omr-v1"))
     e.add_argument("--data", type=Path, default=Path("data/positions"))
@@ -409,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
     elif a.command == "train":
         train_head(a)
     elif a.command == "graft":
-        head, facts = load_head(a.head)
+        head, facts = head_from_model(a.head_from) if a.head_from else load_head(a.head)
         graft(a.model, head, facts)
         print(json.dumps({"grafted": str(a.model), **facts}))
 
