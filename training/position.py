@@ -354,7 +354,8 @@ def head_from_model(folder: Path) -> tuple[PositionHead, dict[str, Any]]:
     head = PositionHead(heads * head_dim, heads, layers)
     shapes = {a.shape: a for a in arrays.values()}
     with torch.no_grad():
-        head.query.weight.copy_(torch.from_numpy(shapes[(heads * head_dim, layers * heads * head_dim)].T.copy()))
+        query = shapes[(heads * head_dim, layers * heads * head_dim)]  # stored as x @ W
+        head.query.weight.copy_(torch.from_numpy(query.T.copy()))
         head.query.bias.copy_(torch.from_numpy(arrays["position_head/head.query.bias"]))
         head.mix.copy_(torch.from_numpy(shapes[(layers, 1, heads, 1, 1)].reshape(layers, heads)))
     head.eval()
