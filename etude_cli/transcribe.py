@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from etude_cli import export_worker
 from etude_cli.progress import Level, Reporter
 
 if TYPE_CHECKING:
@@ -78,6 +77,8 @@ def reporter_for(args: argparse.Namespace) -> Reporter:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from etude_cli import batch
 
     if batch.is_batch(args.input, args.output):
@@ -102,14 +103,30 @@ def run(args: argparse.Namespace) -> int:
     from omr_server.pages import forkserver
 
     forkserver.start()  # loads PDFium and staff detection in its own process while we load the model
-    worker = export_worker.start(fmt, args.output)  # imports the score writer meanwhile
+
+    from omr_server.errors import InvalidInput, LimitExceeded, OmrError
+
     try:
-        score = _read_score(args, reporter)
-    except _Failed as failed:
-        if worker is not None:
-            worker.close()
-        return failed.code
-    _write_score(score, fmt, args.output, worker, reporter)
+        try:
+            score = asyncio.run(_transcribe(args, reporter))
+        finally:
+            reporter.end_pages()  # the bar goes before an error line is printed
+    except (InvalidInput, LimitExceeded) as error:  # the input's fault: asking again cannot help
+        return _fail(f"{args.input}: {error.message} [{error.reason}]", EXIT_BAD_INPUT)
+    except OmrError as error:
+        return _fail(f"{args.input}: {error.message} [{error.reason}]", EXIT_FAILURE)
+    except (FileNotFoundError, NoMusicError) as error:
+        return _fail(str(error), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as error:  # one line, never a traceback
+        return _fail(f"{type(error).__name__}: {error}", EXIT_FAILURE)
+    from ir.export import export_score
+
+    data, _ = export_score(score, fmt)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_bytes(data)
+    reporter.detail(f"exported to {fmt}")
     reporter.warnings(score)
     reporter.line(f"wrote {args.output} ({len(score.notes)} notes, {len(score.measures)} measures)")
     return 0
@@ -117,59 +134,6 @@ def run(args: argparse.Namespace) -> int:
 
 class NoMusicError(Exception):
     pass
-
-
-class _Failed(Exception):
-    """Reading failed; the one-line error is printed, `code` is the exit status."""
-
-    def __init__(self, code: int) -> None:
-        self.code = code
-
-
-def _read_score(args: argparse.Namespace, reporter: Reporter) -> score_pb2.Score:
-    """The recognised score of `args.input`, or _Failed once the error has been reported."""
-    import asyncio
-
-    from omr_server.errors import InvalidInput, LimitExceeded, OmrError
-
-    try:
-        try:
-            return asyncio.run(_transcribe(args, reporter))
-        finally:
-            reporter.end_pages()  # the bar goes before an error line is printed
-    except (InvalidInput, LimitExceeded) as error:  # the input's fault: asking again cannot help
-        raise _Failed(_fail(f"{args.input}: {error.message} [{error.reason}]", EXIT_BAD_INPUT)) from None
-    except OmrError as error:
-        raise _Failed(_fail(f"{args.input}: {error.message} [{error.reason}]", EXIT_FAILURE)) from None
-    except (FileNotFoundError, NoMusicError) as error:
-        raise _Failed(_fail(str(error), EXIT_FAILURE)) from None
-    except KeyboardInterrupt:
-        raise _Failed(_fail("interrupted", 130)) from None
-    except Exception as error:  # one line, never a traceback
-        raise _Failed(_fail(f"{type(error).__name__}: {error}", EXIT_FAILURE)) from None
-
-
-def _write_score(
-    score: score_pb2.Score,
-    fmt: str,
-    output: Path,
-    worker: export_worker.ExportWorker | None,
-    reporter: Reporter,
-) -> None:
-    """Write `score` to `output`: by the export worker when there is one, else (or when it
-    fails) in this process."""
-    if worker is not None:
-        why = worker.write(score.SerializeToString())
-        if why is None:
-            reporter.detail(f"exported to {fmt} (export worker)")
-            return
-        reporter.detail(f"{why}; exporting in this process")
-    from ir.export import export_score
-
-    data, _ = export_score(score, fmt)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(data)
-    reporter.detail(f"exported to {fmt}")
 
 
 async def _transcribe(args: argparse.Namespace, reporter: Reporter | None = None) -> score_pb2.Score:

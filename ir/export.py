@@ -84,15 +84,6 @@ def export_score(score: score_pb2.Score, fmt: str) -> tuple[bytes, str]:
     return export_format.write(score), export_format.content_type
 
 
-def warm_up(fmt: str) -> None:
-    """Import the writer of format `fmt` now rather than at its first use (music21, for MusicXML
-    and MXL, takes about a second)."""
-    if fmt in ("musicxml", "mxl"):
-        import music21.musicxml.m21ToXml  # noqa: F401
-
-        import ir.musicxml  # noqa: F401
-
-
 def format_for_path(path: str | PurePath) -> str:
     """The format name a file's suffix asks for (case-insensitive): "score.MXL" → "mxl"."""
     suffix = PurePath(path).suffix.lower()
