@@ -56,29 +56,30 @@ def test_a_bar_with_its_barline_is_refused():
 
 
 def triplet_script(p_mark: float) -> dict[str, dict[str, float]]:
-    """Three quarters in a bar of two: after each quarter the model gives `p_mark` to a "3"."""
-    plain = [*["pos:0", "dur:quarter"] * 3, "bar"]
-    marked = [*["pos:0", "dur:quarter", "tup:3/2"] * 3, "bar"]
+    """Six quarters in a bar of four: after each quarter the model gives `p_mark` to a "3"."""
+    plain = [*["pos:0", "dur:quarter"] * 6, "bar"]
+    marked = [*["pos:0", "dur:quarter", "tup:3/2"] * 6, "bar"]
     script: dict[str, dict[str, float]] = {}
     for seq in (plain, marked):
         for i, word in enumerate(seq):
             history = " ".join(seq[:i])
             if word == "tup:3/2" or (seq[i - 1 : i] == ["dur:quarter"]):
-                unmarked = word if word != "tup:3/2" else ("bar" if history.count("pos:0") == 3 else "pos:0")
+                unmarked = word if word != "tup:3/2" else ("bar" if history.count("pos:0") == 6 else "pos:0")
                 script[history] = {"tup:3/2": p_mark, unmarked: 1 - p_mark}
             else:
                 script[history] = {word: 1.0}
     return script
 
 
-GREEDY = "pos:0 dur:quarter pos:0 dur:quarter pos:0 dur:quarter bar"
+GREEDY = " ".join(["pos:0 dur:quarter"] * 6) + " bar"
 
 
 def test_an_implied_triplet_is_taken_when_the_model_finds_the_marks_plausible():
-    # three marks at 0.1 cost more than the bar search may spend (MAX_FIX_COST), not more than
-    # MAX_IMPLIED_COST each
-    assert reread(triplet_script(0.1), GREEDY) == (" ".join(["pos:0 dur:quarter tup:3/2"] * 3) + " bar", 1)
+    # six marks at 0.18 (each e^1.5 less likely than none) cost more than the bar search may
+    # spend on a whole bar (MAX_FIX_COST = 6), less than MAX_IMPLIED_COST (2) each
+    marked = " ".join(["pos:0 dur:quarter tup:3/2"] * 6) + " bar"
+    assert reread(triplet_script(0.18), GREEDY, Fraction(4)) == (marked, 1)
 
 
 def test_an_implied_triplet_the_model_finds_absurd_is_not_taken():
-    assert reread(triplet_script(1e-4), GREEDY) == (GREEDY, 0)
+    assert reread(triplet_script(1e-4), GREEDY, Fraction(4)) == (GREEDY, 0)

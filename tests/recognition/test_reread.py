@@ -36,7 +36,7 @@ def scripted_step(script: dict[str, dict[str, float]]):
     return step
 
 
-def reread(script: dict[str, dict[str, float]], greedy: str) -> tuple[str, int]:
+def reread(script: dict[str, dict[str, float]], greedy: str, expected: Fraction = HALF) -> tuple[str, int]:
     keys = np.zeros((1, 1, 1, 4, 1), np.float32)
     cross = (keys, keys.copy(), np.zeros((1, 1, 1, 4), np.float32))
     staff = StaffRereader(scripted_step(script), cross, VOCAB, BOS, EOS, budget=40, beams=4)
@@ -48,7 +48,7 @@ def reread(script: dict[str, dict[str, float]], greedy: str) -> tuple[str, int]:
         history = f"{history} {word}".strip()
     empty = np.zeros((1, 1, 1, 0, 1), np.float32)
     xs = [10.0 * i for i in range(len(ids))]
-    new_ids, new_probs, new_xs, fixed, _ = staff.reread(ids, probs, xs, HALF, empty, empty)
+    new_ids, new_probs, new_xs, fixed, _ = staff.reread(ids, probs, xs, expected, empty, empty)
     # every token keeps the column of the step that read it, re-read bars included
     assert new_xs == [10.0 * i for i in range(len(new_ids))]
     assert len(new_probs) == len(new_ids)
