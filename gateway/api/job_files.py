@@ -80,15 +80,19 @@ async def job_original(engine: AsyncEngine, store: ObjectStore, owner: str, job_
     return Original(data, media.unbundle(data) or [data])
 
 
+def _index(raw: str, field: str, first: str, reason: str) -> int:
+    """A 0-based index given in a path or query (at most int32); anything else is a bad request
+    saying what index 0 is (`first`)."""
+    if not raw.isdigit() or len(raw) > 10 or int(raw) > INT32_MAX:
+        raise InvalidArgumentError(
+            f"{field} must be a non-negative integer (0 is {first})", reason=reason, field=field
+        )
+    return int(raw)
+
+
 def file_number(raw: str, count: int) -> int:
     """The 0-based index of an uploaded file in a path (`/original/{file_index}`)."""
-    if not raw.isdigit() or len(raw) > 10:
-        raise InvalidArgumentError(
-            "file_index must be a non-negative integer (0 is the first file uploaded)",
-            reason="BAD_FILE_INDEX",
-            field="file_index",
-        )
-    index = int(raw)
+    index = _index(raw, "file_index", "the first file uploaded", "BAD_FILE_INDEX")
     if index >= count:
         raise NotFoundError(
             f"the job was created from {count} file{'' if count == 1 else 's'}; there is no file {index}",
@@ -114,15 +118,7 @@ def png_frame(query: Mapping[str, str]) -> int | None:
             reason="BAD_RENDITION",
             field="as",
         )
-    if raw is None:
-        return 0
-    if not raw.isdigit() or len(raw) > 10 or int(raw) > INT32_MAX:
-        raise InvalidArgumentError(
-            "frame must be a non-negative integer (0 is the file's first page)",
-            reason="BAD_FRAME",
-            field="frame",
-        )
-    return int(raw)
+    return 0 if raw is None else _index(raw, "frame", "the file's first page", "BAD_FRAME")
 
 
 @dataclass(frozen=True)
@@ -152,13 +148,7 @@ async def original_file(data: bytes, frame: int | None, max_pixels: int) -> Orig
 
 def page_number(raw: str) -> int:
     """The 0-based page index of a path (`/pages/{page_index}/…`); anything else is a bad request."""
-    if not raw.isdigit() or len(raw) > 10 or int(raw) > INT32_MAX:
-        raise InvalidArgumentError(
-            "page_index must be a non-negative integer (0 is the first page read)",
-            reason="BAD_PAGE_INDEX",
-            field="page_index",
-        )
-    return int(raw)
+    return _index(raw, "page_index", "the first page read", "BAD_PAGE_INDEX")
 
 
 async def page_score(
