@@ -90,14 +90,3 @@ def engraved_pdf(folder: Path, seeds: tuple[int, int]) -> Path:
     path = folder / f"two-pages-{seeds[0]}-{seeds[1]}.pdf"
     path.write_bytes(images_to_pdf([page.image for page in pages]))
     return path
-
-
-def model_missing() -> str | None:
-    """Why the real recogniser cannot run here, or None (same rule as the gateway's e2e test)."""
-    try:
-        from recognition.manifest import default_model_dir
-    except ImportError as error:
-        return f"the model side is not importable: {error}"
-    if not (default_model_dir() / "manifest.json").is_file():
-        return f"no trained model in {default_model_dir()} (manifest.json missing)"
-    return None

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.web.servers import ROOT, TOKEN, Gateway, engraved_pdf, model_missing
+from tests.gateway.conftest import real_model_missing
+from tests.web.servers import ROOT, TOKEN, Gateway, engraved_pdf
 from tests.web.test_web_page import (  # noqa: F401  (fixtures)
     JOB_TIMEOUT_MS,
     browser,
@@ -204,7 +205,7 @@ def test_without_boxes_the_toggle_is_off_and_says_why(
 
 
 def _positions_missing() -> str | None:
-    if (why := model_missing()) is not None:
+    if (why := real_model_missing()) is not None:
         return why
     from recognition.manifest import default_model_dir
 

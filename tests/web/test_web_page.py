@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.gateway.conftest import real_model_missing
 from tests.storage.fixtures import free_port
 from tests.web.servers import (
     ROOT,
@@ -33,7 +34,6 @@ from tests.web.servers import (
     Gateway,
     engraved_pdf,
     gateway_env,
-    model_missing,
     running,
     wait_until_ready,
 )
@@ -136,8 +136,8 @@ def backend(request: pytest.FixtureRequest) -> Gateway:
     """The whole flow runs against the OMR test double (always) and the real model (when one is
     installed: `etude serve all`)."""
     if request.param == "model":
-        if model_missing() is not None:
-            pytest.skip(str(model_missing()))
+        if real_model_missing() is not None:
+            pytest.skip(str(real_model_missing()))
         gateway: Gateway = request.getfixturevalue("gateway")
         return gateway
     slow: Gateway = request.getfixturevalue("slow_gateway")
