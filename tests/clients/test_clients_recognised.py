@@ -25,13 +25,13 @@ from tests.clients.notes import (
     music21_written_notes,
 )
 from tests.clients.programs import musescore, needs_musescore
-from tests.web.servers import model_missing
+from tests.gateway.conftest import real_model_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "engraved-piano.pdf"
 
 
-pytestmark = pytest.mark.skipif(model_missing() is not None, reason=str(model_missing()))
+pytestmark = pytest.mark.skipif(real_model_missing() is not None, reason=str(real_model_missing()))
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,9 @@ import pytest
 import yaml
 
 from tests.clients.programs import COMPOSE, run_healthcheck
+from tests.gateway.conftest import real_model_missing
 from tests.storage.fixtures import free_port, fresh_postgres_database, moto_s3, postgres_server
-from tests.web.servers import engraved_pdf, model_missing, running
+from tests.web.servers import engraved_pdf, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,7 +86,7 @@ def test_the_compose_services_run_with_their_compose_settings(postgres_url: str,
             "ETUDE_GATEWAY_S3_ENDPOINT_URL": s3_url,
         }
         base_env = {key: value for key, value in os.environ.items() if not key.startswith("ETUDE_")}
-        if model_missing() is None:
+        if real_model_missing() is None:
             omr_command = [sys.executable, "-m", "etude_cli.main", "serve", "omr"]
         else:
             omr_command = [sys.executable, "-m", "tests.gateway.omr_double", "--port", str(omr_port)]
@@ -96,7 +97,7 @@ def test_the_compose_services_run_with_their_compose_settings(postgres_url: str,
                 gateway_command, {**base_env, **gateway_env}, tmp_path, tmp_path / "gateway.log"
             ) as gateway,
         ):
-            if model_missing() is None:
+            if real_model_missing() is None:
                 wait_serving(f"127.0.0.1:{omr_port}", omr, tmp_path / "omr.log")
             wait_serving(f"127.0.0.1:{grpc_port}", gateway, tmp_path / "gateway.log")
 
