@@ -18,6 +18,7 @@ boxes unset.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -29,12 +30,12 @@ from ir.build import IdMaker, fraction, measure_beats, note_type, page_prefix, p
 from ir.timing import TempoChange, fill_seconds, tempo_map_from_changes
 from omr_server.fragment.boxes import symbol_box
 from omr_server.fragment.context import OpenTie, ReadingContext, clef_proto, time_proto
-from omr_server.fragment.grand_staff import align_system
+from omr_server.fragment.grand_staff import PageColumn, align_system
 from omr_server.fragment.measures import StaffMeasure, StaffMeasures, split_measures
 from omr_server.fragment.parts import StaffSlot, page_slots
 from omr_server.fragment.pitch import MeasureAccidentals, written_pitches
 from omr_server.staves.layout import PageLayout, Staff
-from recognition.crop import DEFAULT_HEIGHT
+from recognition.crop import DEFAULT_HEIGHT, page_column
 from recognition.symbols import ClefSymbol, NoteSymbol, RestSymbol, StaffSymbol
 from recognition.vocabulary import tokens_to_symbols
 
@@ -98,10 +99,22 @@ class _PageBuilder:
             self.crop_height,
         )
 
+    def page_column(self, slot: StaffSlot) -> PageColumn:
+        """The slot's staff crop column → page column (where a note the model placed lies)."""
+        staff = self.staves[slot.staff_id]
+        return functools.partial(
+            page_column,
+            top_line_y=staff.top,
+            bottom_line_y=staff.bottom,
+            left_x=staff.left_x,
+            right_x=staff.right_x,
+            height=self.crop_height,
+        )
+
     def add_system(self, system_index: int, slots: list[StaffSlot], staves: list[StaffMeasures]) -> None:
         counts = [len(staff.measures) for staff in staves]
         if len(set(counts)) > 1:
-            aligned = align_system(staves)
+            aligned = align_system(staves, [self.page_column(slot) for slot in slots])
             how = (
                 "aligned from the left"
                 if aligned is None

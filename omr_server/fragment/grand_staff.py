@@ -1,15 +1,24 @@
 """Read the staves of a system as one: they share their barlines.
 
 When the staves of a system were read with different bar counts, one of them missed (or saw)
-a barline. Aligning them from the left would put every later bar of that staff beside the
-wrong bar of its partner. Instead, each bar of a staff with fewer bars is matched, by length,
-with one or more consecutive bars of the staff with the most; a bar that stands for several is
-cut where its partner's barlines fall (per voice, between notes). When no matching fits the
-lengths well, the staves stay as read (and the caller warns).
+a barline, or skipped a bar. Aligning them from the left would put every later bar of that staff
+beside the wrong bar of its partner. Instead, each bar of a staff with fewer bars is matched with
+one or more consecutive bars of the staff with the most, and a bar that stands for several is
+cut where its partner's barlines fall:
+
+- where the model says where it read each note (a position head), by place on the page: a bar
+  goes with the partner's bars its notes lie over, and is cut at the partner's barlines (the
+  middle between the partner's bars). Lengths cannot tell bars apart when all are full: a bar
+  that was skipped is then found where it is, not wherever the lengths happen to allow;
+- otherwise by length, cut per voice by time, when some matching fits the lengths well; else
+  the staves stay as read (and the caller warns).
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from omr_server.fragment.measures import Event, StaffMeasure, StaffMeasures
@@ -18,6 +27,8 @@ from recognition.symbols import NoteSymbol, RestSymbol
 MAX_GROUP = 3  # bars of the partner one read bar may stand for
 # A matching is trusted when its lengths differ by at most this share of the system's length.
 TOLERANCE = Fraction(1, 8)
+# A staff's crop column → page column (each staff was cut and scaled on its own).
+PageColumn = Callable[[float], float]
 
 
 def bar_length(measure: StaffMeasure) -> Fraction:
@@ -88,13 +99,124 @@ def cut_measure(measure: StaffMeasure, lengths: list[Fraction]) -> list[StaffMea
     return parts
 
 
-def align_system(staves: list[StaffMeasures]) -> list[StaffMeasures] | None:
+def page_xs(measure: StaffMeasure, column: PageColumn) -> list[float]:
+    """Page columns of the measure's notes and rests that the model placed."""
+    return [
+        column(event.x)
+        for event in measure.events
+        if isinstance(event, NoteSymbol | RestSymbol) and event.x is not None and math.isfinite(event.x)
+    ]
+
+
+def barline_columns(measures: Sequence[StaffMeasure], column: PageColumn) -> list[float] | None:
+    """Where the barlines between `measures` lie on the page: midway between the last placed
+    note of one bar and the first of the next; None when a bar has no placed note."""
+    spans = []
+    for measure in measures:
+        xs = page_xs(measure, column)
+        if not xs:
+            return None
+        spans.append((min(xs), max(xs)))
+    return [(left[1] + right[0]) / 2 for left, right in itertools.pairwise(spans)]
+
+
+def group_bars_by_place(bars: Sequence[Sequence[float]], barlines: Sequence[float]) -> list[int] | None:
+    """How many bars of the partner (whose `barlines` between its len(barlines) + 1 bars lie at
+    these page columns) each of `bars` (the page columns of its notes) stands for, summing to the
+    partner's count: the grouping that leaves the fewest pixels of notes outside their group's
+    barlines. None when there are not fewer bars than the partner's."""
+    n, m = len(bars), len(barlines) + 1
+    if n == 0 or n >= m:
+        return None
+
+    def outside(i: int, first: int, last: int) -> float:
+        left = barlines[first - 1] if first > 0 else -math.inf
+        right = barlines[last] if last < m - 1 else math.inf
+        return sum(max(0.0, left - x, x - right) for x in bars[i])
+
+    # best[i][j]: fewest pixels outside when bars[:i] stand for the partner's first j bars
+    best = [[math.inf] * (m + 1) for _ in range(n + 1)]
+    choice = [[0] * (m + 1) for _ in range(n + 1)]
+    best[0][0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(i, m - (n - i) + 1):
+            for k in range(1, min(MAX_GROUP, j - i + 1) + 1):
+                cost = best[i - 1][j - k] + outside(i - 1, j - k, j - 1)
+                if cost < best[i][j]:
+                    best[i][j], choice[i][j] = cost, k
+    if math.isinf(best[n][m]):
+        return None
+    groups = []
+    j = m
+    for i in range(n, 0, -1):
+        groups.append(choice[i][j])
+        j -= choice[i][j]
+    return groups[::-1]
+
+
+def cut_measure_at(
+    measure: StaffMeasure, barlines: Sequence[float], column: PageColumn
+) -> list[StaffMeasure]:
+    """`measure` cut into len(barlines) + 1 bars at these page columns: each note or rest goes
+    to the bar it lies in (a chord note with its chord, an unplaced one with the note before it,
+    never to a bar before its voice's previous note's); a clef change goes with the note after it."""
+    parts = [StaffMeasure() for _ in range(len(barlines) + 1)]
+    parts[0].clef, parts[0].key, parts[0].time = measure.clef, measure.key, measure.time
+    reached: dict[int, int] = {}  # per voice, the bar its last note went to
+    pending: list[Event] = []
+    for event in measure.events:
+        if not isinstance(event, NoteSymbol | RestSymbol):
+            pending.append(event)
+            continue
+        index = reached.get(event.voice, 0)
+        x = event.x
+        if x is not None and math.isfinite(x) and not (isinstance(event, NoteSymbol) and event.chord):
+            index = max(index, sum(1 for barline in barlines if column(x) >= barline))
+        reached[event.voice] = index
+        parts[index].events += [*pending, event]
+        pending = []
+    parts[-1].events += pending
+    return parts
+
+
+def _align_by_place(
+    staves: Sequence[StaffMeasures], reference: StaffMeasures, columns: Sequence[PageColumn]
+) -> list[StaffMeasures] | None:
+    barlines = barline_columns(reference.measures, columns[list(staves).index(reference)])
+    if barlines is None:
+        return None
+    out = []
+    for staff, column in zip(staves, columns, strict=True):
+        if len(staff.measures) == len(reference.measures):
+            out.append(staff)
+            continue
+        groups = group_bars_by_place([page_xs(m, column) for m in staff.measures], barlines)
+        if groups is None:
+            return None
+        measures: list[StaffMeasure] = []
+        at = 0
+        for measure, size in zip(staff.measures, groups, strict=True):
+            cuts = barlines[at : at + size - 1]
+            measures += [measure] if size == 1 else cut_measure_at(measure, cuts, column)
+            at += size
+        out.append(StaffMeasures(measures, staff.trailing))
+    return out
+
+
+def align_system(
+    staves: list[StaffMeasures], columns: Sequence[PageColumn] | None = None
+) -> list[StaffMeasures] | None:
     """The staves with bars cut so that every staff has as many as the staff with the most;
-    None when the counts already agree or the lengths do not say where to cut."""
+    None when the counts already agree or neither places nor lengths say where to cut.
+    `columns`: each staff's crop column → page column, to align by place where notes are placed."""
     counts = [len(staff.measures) for staff in staves]
     if len(set(counts)) < 2:
         return None
     reference = staves[counts.index(max(counts))]
+    if columns is not None:
+        placed = _align_by_place(staves, reference, columns)
+        if placed is not None:
+            return placed
     long = [bar_length(m) for m in reference.measures]
     out = []
     for staff in staves:
