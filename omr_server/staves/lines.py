@@ -7,7 +7,7 @@ the page's interline. A staff's horizontal extent is where most of its five line
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -18,6 +18,9 @@ from omr_server.staves.peaks import find_peaks  # scipy.signal costs 1.5-3 s to 
 LINES_PER_STAFF = 5
 _SPACING_TOLERANCE = 0.2  # of the interline
 _MIN_STAFF_WIDTH_INTERLINES = 6
+# How far (in staff spaces) a line may drift from its row and still count when a staff is
+# extended towards its system's other staves (`extend_in_system`).
+_DRIFT_INTERLINES = 0.2
 
 
 def long_runs(ink: np.ndarray, length: int) -> np.ndarray:
@@ -108,19 +111,29 @@ def chain_staves(candidates: list[LineCandidate], interline: float) -> list[tupl
     return sorted(staves)
 
 
-def staff_extent(
-    ink: np.ndarray, line_ys: tuple[float, ...], metrics: StaffMetrics
-) -> tuple[int, int] | None:
-    """Leftmost and rightmost columns where at least four of the five lines carry ink."""
-    reach = max(1, round(metrics.line_thickness / 2 + 1))
+def _line_columns(
+    ink: np.ndarray, line_ys: tuple[float, ...], metrics: StaffMetrics, drift: float
+) -> np.ndarray:
+    """Per column, whether at least four of the five lines carry ink within `drift` staff spaces
+    (plus half a line) of their rows; gaps of broken lines closed, but not the wider gap between
+    a brace and the staff."""
+    reach = max(1, round(metrics.line_thickness / 2 + 1 + drift * metrics.interline))
     hits = np.zeros(ink.shape[1], dtype=np.int16)
     for y in line_ys:
         band = ink[max(0, round(y) - reach) : round(y) + reach + 1]
         hits += band.any(axis=0)
     covered = hits >= LINES_PER_STAFF - 1
-    # Close gaps of broken lines, but not the wider gap between a brace and the staff.
     gap = max(2, round(metrics.interline / 2))
-    covered = ndimage.binary_closing(np.pad(covered, gap), structure=np.ones(gap, dtype=bool))[gap:-gap]
+    return np.asarray(
+        ndimage.binary_closing(np.pad(covered, gap), structure=np.ones(gap, dtype=bool))[gap:-gap]
+    )
+
+
+def staff_extent(
+    ink: np.ndarray, line_ys: tuple[float, ...], metrics: StaffMetrics
+) -> tuple[int, int] | None:
+    """Leftmost and rightmost columns of the longest stretch where the lines carry ink."""
+    covered = _line_columns(ink, line_ys, metrics, drift=0.0)
     labels, count = ndimage.label(covered)
     if count == 0:
         return None
@@ -128,6 +141,32 @@ def staff_extent(
     longest = int(np.argmax(sizes)) + 1
     columns = np.nonzero(labels == longest)[0]
     return int(columns[0]), int(columns[-1])
+
+
+def extend_in_system(ink: np.ndarray, staves: tuple[Staff, ...], metrics: StaffMetrics) -> tuple[Staff, ...]:
+    """The staves of one system, each extended towards the others' ends as far as its lines run.
+
+    The staves of a system start and end together, but on a scan a staff's lines bow a pixel
+    or two off their rows and detection keeps only the straight stretch: a staff found shorter
+    than its partner loses its first or last bars. Within the system's extent, each staff
+    reaches as far as its lines carry ink a little off their rows; never past the system, so
+    a dark page border or the margin is not taken for staff."""
+    if len(staves) < 2:
+        return staves
+    left = round(min(staff.left_x for staff in staves))
+    right = round(max(staff.right_x for staff in staves))
+    out = []
+    for staff in staves:
+        covered = _line_columns(ink, staff.line_ys, metrics, drift=_DRIFT_INTERLINES)
+        start, end = round(staff.left_x), round(staff.right_x)
+        while start > left and covered[start - 1]:
+            start -= 1
+        while end < right and covered[end + 1]:
+            end += 1
+        out.append(
+            replace(staff, left_x=float(min(start, staff.left_x)), right_x=float(max(end, staff.right_x)))
+        )
+    return tuple(out)
 
 
 def find_staves(ink: np.ndarray, metrics: StaffMetrics) -> list[Staff]:

@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 
 from omr_server.staves.layout import Staff, StaffMetrics, System
+from omr_server.staves.lines import extend_in_system
 
 _CONNECTOR_COVERAGE = 0.92  # share of the gap between two staves a connecting line must ink
 _BRACE_COVERAGE = 0.85
@@ -70,5 +71,6 @@ def group_systems(ink: np.ndarray, staves: list[Staff], metrics: StaffMetrics) -
     systems = []
     for group in groups:
         pairs = tuple(i for i in range(len(group) - 1) if braced(ink, group[i], group[i + 1], metrics))
-        systems.append(System(staves=tuple(group), braced_pairs=pairs, joined=by_connector))
+        staves_of_system = extend_in_system(ink, tuple(group), metrics) if by_connector else tuple(group)
+        systems.append(System(staves=staves_of_system, braced_pairs=pairs, joined=by_connector))
     return systems

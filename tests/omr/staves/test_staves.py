@@ -87,3 +87,21 @@ def test_lower_dpi_renders_keep_every_staff(dpi: int) -> None:
     for index, page in enumerate(piano_pages()):
         layout = detect_layout(rasterise_page(document, index, dpi))
         assert (len(layout.staves), len(layout.systems)) == (page.staves, page.systems)
+
+
+def test_a_staff_whose_lines_drift_off_their_rows_still_spans_its_system() -> None:
+    # A scan's lines bow a pixel or two: the left third of one staff sits 5 px lower than the
+    # rest. Detection keeps that staff's straight stretch only; the staff is then extended to
+    # where its partner starts, as far as its lines run.
+    page = piano_pages()[0].image.copy()
+    before = detect_layout(page).systems[0]
+    lower = before.staves[1]
+    top, bottom = round(lower.top) - 5, round(lower.bottom) + 6
+    left, right = round(lower.left_x), round(lower.left_x + (lower.right_x - lower.left_x) / 3)
+    page[top + 5 : bottom + 5, left:right] = page[top:bottom, left:right].copy()
+    page[top : top + 5, left:right] = 255
+    after = detect_layout(page).systems[0]
+    upper_after, lower_after = after.staves
+    assert abs(lower_after.left_x - upper_after.left_x) < 3
+    assert abs(lower_after.right_x - upper_after.right_x) < 3
+    assert abs(lower_after.left_x - lower.left_x) < 3
