@@ -9,7 +9,7 @@ from omr_server.staves.deskew import deskew, estimate_skew
 from omr_server.staves.layout import PageLayout
 from omr_server.staves.lines import find_staves
 from omr_server.staves.metrics import estimate_metrics
-from omr_server.staves.systems import group_systems
+from omr_server.staves.systems import extend_to_page, group_systems
 
 
 def detect_layout(image: np.ndarray) -> PageLayout:
@@ -22,5 +22,5 @@ def detect_layout(image: np.ndarray) -> PageLayout:
     if metrics is None:
         return PageLayout(image=image, skew_degrees=skew, metrics=None, systems=())
     staves = find_staves(ink, metrics)
-    systems = group_systems(ink, staves, metrics) if staves else []
+    systems = extend_to_page(ink, group_systems(ink, staves, metrics), metrics) if staves else []
     return PageLayout(image=image, skew_degrees=skew, metrics=metrics, systems=tuple(systems))

@@ -21,6 +21,7 @@ _MIN_STAFF_WIDTH_INTERLINES = 6
 # How far (in staff spaces) a line may drift from its row and still count when a staff is
 # extended towards its system's other staves (`extend_in_system`).
 _DRIFT_INTERLINES = 0.2
+_BREAK_INTERLINES = 1.5  # a break in a scan's lines crossed when extending a staff rightwards
 
 
 def long_runs(ink: np.ndarray, length: int) -> np.ndarray:
@@ -143,30 +144,35 @@ def staff_extent(
     return int(columns[0]), int(columns[-1])
 
 
-def extend_in_system(ink: np.ndarray, staves: tuple[Staff, ...], metrics: StaffMetrics) -> tuple[Staff, ...]:
-    """The staves of one system, each extended towards the others' ends as far as its lines run.
+def extend_staff(ink: np.ndarray, staff: Staff, metrics: StaffMetrics, left: float, right: float) -> Staff:
+    """`staff` extended towards columns `left` and `right` as far as its lines carry ink a
+    little off their rows (never shortened, never past them).
 
-    The staves of a system start and end together, but on a scan a staff's lines bow a pixel
-    or two off their rows and detection keeps only the straight stretch: a staff found shorter
-    than its partner loses its first or last bars. Within the system's extent, each staff
-    reaches as far as its lines carry ink a little off their rows; never past the system, so
-    a dark page border or the margin is not taken for staff."""
-    if len(staves) < 2:
-        return staves
-    left = round(min(staff.left_x for staff in staves))
-    right = round(max(staff.right_x for staff in staves))
-    out = []
-    for staff in staves:
-        covered = _line_columns(ink, staff.line_ys, metrics, drift=_DRIFT_INTERLINES)
-        start, end = round(staff.left_x), round(staff.right_x)
-        while start > left and covered[start - 1]:
-            start -= 1
-        while end < right and covered[end + 1]:
-            end += 1
-        out.append(
-            replace(staff, left_x=float(min(start, staff.left_x)), right_x=float(max(end, staff.right_x)))
-        )
-    return tuple(out)
+    On a scan a staff's lines bow a pixel or two off their rows and break here and there, and
+    detection keeps only the straight, unbroken stretch: a staff found shorter than its system
+    or its page loses its first or last bars. The bounds keep a dark page border or the margin
+    from being taken for staff. Rightwards a wider break is crossed than leftwards, where the
+    gap between a brace and its staves must not be."""
+    covered = _line_columns(ink, staff.line_ys, metrics, drift=_DRIFT_INTERLINES)
+    start = _reach(covered, round(staff.left_x), max(0, round(left)), -1, 0)
+    wide_break = round(_BREAK_INTERLINES * metrics.interline)
+    end = _reach(covered, round(staff.right_x), min(len(covered) - 1, round(right)), 1, wide_break)
+    return replace(staff, left_x=float(min(start, staff.left_x)), right_x=float(max(end, staff.right_x)))
+
+
+def _reach(covered: np.ndarray, start: int, stop: int, step: int, max_gap: int) -> int:
+    """The last covered column from `start` towards `stop`, crossing gaps of up to `max_gap`."""
+    at = last = start
+    gap = 0
+    while (stop - at) * step > 0:
+        at += step
+        if covered[at]:
+            last, gap = at, 0
+        else:
+            gap += 1
+            if gap > max_gap:
+                break
+    return last
 
 
 def find_staves(ink: np.ndarray, metrics: StaffMetrics) -> list[Staff]:

@@ -8,11 +8,13 @@ staves are paired by spacing instead: staves of a system sit closer than systems
 from __future__ import annotations
 
 import itertools
+import statistics
+from dataclasses import replace
 
 import numpy as np
 
 from omr_server.staves.layout import Staff, StaffMetrics, System
-from omr_server.staves.lines import extend_in_system
+from omr_server.staves.lines import extend_staff
 
 _CONNECTOR_COVERAGE = 0.92  # share of the gap between two staves a connecting line must ink
 _BRACE_COVERAGE = 0.85
@@ -55,6 +57,26 @@ def _joined_by_spacing(staves: list[Staff]) -> list[bool]:
     return [gap < threshold for gap in gaps]
 
 
+def extend_to_page(ink: np.ndarray, systems: list[System], metrics: StaffMetrics) -> list[System]:
+    """Systems whose staves reach as far as their lines run towards the page's usual ends.
+
+    A page's systems are justified to one width (the first may be indented, the last may stop
+    short), and a system's staves start and end together. So each staff may extend to where the
+    staves of its system reach, or the median system of its page, but only where its lines run
+    (`lines.extend_staff`): an indented or short system has no lines there and stays as it is."""
+    if not systems:
+        return systems
+    usual_left = statistics.median(min(staff.left_x for staff in s.staves) for s in systems)
+    usual_right = statistics.median(max(staff.right_x for staff in s.staves) for s in systems)
+    out = []
+    for system in systems:
+        left = min(usual_left, *(staff.left_x for staff in system.staves))
+        right = max(usual_right, *(staff.right_x for staff in system.staves))
+        staves = tuple(extend_staff(ink, staff, metrics, left, right) for staff in system.staves)
+        out.append(replace(system, staves=staves))
+    return out
+
+
 def group_systems(ink: np.ndarray, staves: list[Staff], metrics: StaffMetrics) -> list[System]:
     """Systems in reading order (top to bottom), each with its staves top to bottom."""
     staves = sorted(staves, key=lambda staff: staff.top)
@@ -71,6 +93,5 @@ def group_systems(ink: np.ndarray, staves: list[Staff], metrics: StaffMetrics) -
     systems = []
     for group in groups:
         pairs = tuple(i for i in range(len(group) - 1) if braced(ink, group[i], group[i + 1], metrics))
-        staves_of_system = extend_in_system(ink, tuple(group), metrics) if by_connector else tuple(group)
-        systems.append(System(staves=staves_of_system, braced_pairs=pairs, joined=by_connector))
+        systems.append(System(staves=tuple(group), braced_pairs=pairs, joined=by_connector))
     return systems

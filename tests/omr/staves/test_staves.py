@@ -105,3 +105,24 @@ def test_a_staff_whose_lines_drift_off_their_rows_still_spans_its_system() -> No
     assert abs(lower_after.left_x - upper_after.left_x) < 3
     assert abs(lower_after.right_x - upper_after.right_x) < 3
     assert abs(lower_after.left_x - lower.left_x) < 3
+
+
+def test_a_system_bowed_at_its_end_reaches_the_page_width_and_a_short_one_stays_short() -> None:
+    page = piano_pages()[0].image.copy()
+    before = detect_layout(page).systems
+    bowed, short = before[1], before[-1]
+    # The right quarter of the second system sits 5 px lower (both staves): detection alone
+    # stops both staves where the lines leave their rows.
+    top, bottom = round(bowed.staves[0].top) - 5, round(bowed.staves[-1].bottom) + 6
+    right = round(bowed.staves[0].right_x) + 2
+    left = right - round((bowed.staves[0].right_x - bowed.staves[0].left_x) / 4)
+    page[top + 5 : bottom + 5, left:right] = page[top:bottom, left:right].copy()
+    page[top : top + 5, left:right] = 255
+    # The last system ends early: its right third is blank paper.
+    cut = round(short.staves[0].right_x - (short.staves[0].right_x - short.staves[0].left_x) / 3)
+    page[round(short.staves[0].top) - 30 : round(short.staves[-1].bottom) + 30, cut:] = 255
+    after = detect_layout(page).systems
+    for staff, was in zip(after[1].staves, bowed.staves, strict=True):
+        assert abs(staff.right_x - was.right_x) < 3
+    for staff in after[-1].staves:
+        assert staff.right_x < cut
