@@ -40,37 +40,48 @@ def bar_length(measure: StaffMeasure) -> Fraction:
     return max(voices.values(), default=Fraction(0))
 
 
-def group_bars(short: list[Fraction], long: list[Fraction]) -> list[int] | None:
-    """How many bars of `long` each bar of `short` stands for (summing to len(long)), choosing
-    the grouping whose lengths differ least; None when no grouping is within TOLERANCE."""
-    n, m = len(short), len(long)
+def cheapest_grouping(
+    n: int, m: int, cost: Callable[[int, int, int], float]
+) -> tuple[float, list[int]] | None:
+    """How many of m consecutive bars each of n bars stands for (1 to MAX_GROUP each, summing
+    to m), with the least total `cost(i, first, last)` (bar i standing for bars first..last),
+    and that total; None when no grouping exists."""
     if n == 0 or n >= m:
         return None
-    prefix = [Fraction(0)]
-    for length in long:
-        prefix.append(prefix[-1] + length)
-    worst = Fraction(10**9)
-    # best[i][j]: least total mismatch covering short[:i] with long[:j]
-    best = [[worst] * (m + 1) for _ in range(n + 1)]
+    # best[i][j]: least cost of the first i bars standing for the first j
+    best = [[math.inf] * (m + 1) for _ in range(n + 1)]
     choice = [[0] * (m + 1) for _ in range(n + 1)]
-    best[0][0] = Fraction(0)
+    best[0][0] = 0.0
     for i in range(1, n + 1):
-        for j in range(i, m + 1):
-            for k in range(1, min(MAX_GROUP, j) + 1):
-                previous = best[i - 1][j - k]
-                if previous == worst:
-                    continue
-                cost = previous + abs(short[i - 1] - (prefix[j] - prefix[j - k]))
-                if cost < best[i][j]:
-                    best[i][j], choice[i][j] = cost, k
-    if best[n][m] == worst or best[n][m] > TOLERANCE * max(prefix[m], Fraction(1)):
+        for j in range(i, m - (n - i) + 1):
+            for k in range(1, min(MAX_GROUP, j - i + 1) + 1):
+                total = best[i - 1][j - k] + cost(i - 1, j - k, j - 1)
+                if total < best[i][j]:
+                    best[i][j], choice[i][j] = total, k
+    if math.isinf(best[n][m]):
         return None
     groups = []
     j = m
     for i in range(n, 0, -1):
         groups.append(choice[i][j])
         j -= choice[i][j]
-    return groups[::-1]
+    return best[n][m], groups[::-1]
+
+
+def group_bars(short: list[Fraction], long: list[Fraction]) -> list[int] | None:
+    """How many bars of `long` each bar of `short` stands for (summing to len(long)), choosing
+    the grouping whose lengths differ least; None when no grouping is within TOLERANCE."""
+    prefix = [Fraction(0)]
+    for length in long:
+        prefix.append(prefix[-1] + length)
+
+    def mismatch(i: int, first: int, last: int) -> float:
+        return float(abs(short[i] - (prefix[last + 1] - prefix[first])))
+
+    found = cheapest_grouping(len(short), len(long), mismatch)
+    if found is None or found[0] > TOLERANCE * max(prefix[-1], Fraction(1)):
+        return None
+    return found[1]
 
 
 def cut_measure(measure: StaffMeasure, lengths: list[Fraction]) -> list[StaffMeasure]:
@@ -125,33 +136,15 @@ def group_bars_by_place(bars: Sequence[Sequence[float]], barlines: Sequence[floa
     these page columns) each of `bars` (the page columns of its notes) stands for, summing to the
     partner's count: the grouping that leaves the fewest pixels of notes outside their group's
     barlines. None when there are not fewer bars than the partner's."""
-    n, m = len(bars), len(barlines) + 1
-    if n == 0 or n >= m:
-        return None
+    m = len(barlines) + 1
 
     def outside(i: int, first: int, last: int) -> float:
         left = barlines[first - 1] if first > 0 else -math.inf
         right = barlines[last] if last < m - 1 else math.inf
         return sum(max(0.0, left - x, x - right) for x in bars[i])
 
-    # best[i][j]: fewest pixels outside when bars[:i] stand for the partner's first j bars
-    best = [[math.inf] * (m + 1) for _ in range(n + 1)]
-    choice = [[0] * (m + 1) for _ in range(n + 1)]
-    best[0][0] = 0.0
-    for i in range(1, n + 1):
-        for j in range(i, m - (n - i) + 1):
-            for k in range(1, min(MAX_GROUP, j - i + 1) + 1):
-                cost = best[i - 1][j - k] + outside(i - 1, j - k, j - 1)
-                if cost < best[i][j]:
-                    best[i][j], choice[i][j] = cost, k
-    if math.isinf(best[n][m]):
-        return None
-    groups = []
-    j = m
-    for i in range(n, 0, -1):
-        groups.append(choice[i][j])
-        j -= choice[i][j]
-    return groups[::-1]
+    found = cheapest_grouping(len(bars), m, outside)
+    return None if found is None else found[1]
 
 
 def cut_measure_at(
