@@ -2,7 +2,9 @@
 
 Only ink in long horizontal runs counts as line evidence (noteheads, stems and text drop out);
 its row projection peaks at staff lines, broken or not. Peaks are chained into groups of five at
-the page's interline. A staff's horizontal extent is where most of its five lines carry ink.
+the page's interline. A staff's horizontal extent is where most of its five lines carry ink
+(`extend_staff` then lets it reach as far as its system's and page's other staves where the
+lines still run, a little off their rows).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ LINES_PER_STAFF = 5
 _SPACING_TOLERANCE = 0.2  # of the interline
 _MIN_STAFF_WIDTH_INTERLINES = 6
 # How far (in staff spaces) a line may drift from its row and still count when a staff is
-# extended towards its system's other staves (`extend_in_system`).
+# extended towards its system's and page's ends (`extend_staff`).
 _DRIFT_INTERLINES = 0.2
 _BREAK_INTERLINES = 1.5  # a break in a scan's lines crossed when extending a staff rightwards
 

@@ -1,4 +1,5 @@
-"""Group staves into systems and find piano grand staves.
+"""Group staves into systems, find piano grand staves, and let each staff reach its system's
+and its page's ends where its lines run (`extend_to_page`).
 
 Staves of one system are joined at their left edge by a system barline, brace or bracket, and
 usually by every barline. Where no such connector is seen on the whole page (a faint scan),
