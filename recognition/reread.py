@@ -39,9 +39,12 @@ MAX_IMPLIED_COST = 2.0
 DEFAULT_REREAD_BEAMS = 4
 # Bar searches per staff at most, so a staff read in the wrong metre costs a bounded time, and
 # per page (shared by its staves, fewest misfit bars first): a badly printed scan has misfit bars
-# on nearly every staff, and searching them all would double the time a page takes.
+# on nearly every staff, and searching them all would double the time a page takes. Measured on
+# the scan tiers (0.5.0, session 7): 0.5 searches per staff left most misfit bars unsearched
+# (piano-scan 0.8414, beethoven-scan 0.7887); 1.0 gives 0.8672 / 0.8037 and 2.0 0.8722 / 0.8075,
+# at 0.82-0.92 and 0.87-1.03 s per 10 staves on the benchmark scan (target 1.0; 0.5: 0.77-0.93).
 MAX_BARS_PER_STAFF = 6
-PAGE_SEARCHES_PER_STAFF = 0.5
+PAGE_SEARCHES_PER_STAFF = 1.0
 MIN_PAGE_SEARCHES = 8
 
 # (token (N, 1), position, past_k, past_v, cross_k, cross_v, cross_bias)
