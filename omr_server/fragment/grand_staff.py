@@ -173,14 +173,15 @@ def cut_measure_at(
 
 
 def _align_by_place(
-    staves: Sequence[StaffMeasures], reference: StaffMeasures, columns: Sequence[PageColumn]
+    staves: Sequence[StaffMeasures], reference: int, columns: Sequence[PageColumn]
 ) -> list[StaffMeasures] | None:
-    barlines = barline_columns(reference.measures, columns[list(staves).index(reference)])
+    """`align_system` by where the notes lie; `reference`: the index of the staff with most bars."""
+    barlines = barline_columns(staves[reference].measures, columns[reference])
     if barlines is None:
         return None
     out = []
     for staff, column in zip(staves, columns, strict=True):
-        if len(staff.measures) == len(reference.measures):
+        if len(staff.measures) == len(barlines) + 1:
             out.append(staff)
             continue
         groups = group_bars_by_place([page_xs(m, column) for m in staff.measures], barlines)
@@ -205,12 +206,12 @@ def align_system(
     counts = [len(staff.measures) for staff in staves]
     if len(set(counts)) < 2:
         return None
-    reference = staves[counts.index(max(counts))]
+    reference = counts.index(max(counts))
     if columns is not None:
         placed = _align_by_place(staves, reference, columns)
         if placed is not None:
             return placed
-    long = [bar_length(m) for m in reference.measures]
+    long = [bar_length(m) for m in staves[reference].measures]
     out = []
     for staff in staves:
         if len(staff.measures) == len(long):
