@@ -8,7 +8,12 @@ import pytest
 
 from recognition.symbols import NoteSymbol, RestSymbol, symbol_duration
 from recognition.vocabulary import symbols_to_tokens, tokens_to_symbols
-from training.data.devset import devset_tiers, training_movements
+from training.data.devset import (
+    beethoven_dev_movements,
+    beethoven_training_movements,
+    devset_tiers,
+    training_movements,
+)
 from training.data.musicxml import piece_to_musicxml
 from training.data.score import staff_symbols
 from training.data.synthetic import TRIPLET_FIGURES, random_piece, triplet_values
@@ -66,6 +71,19 @@ def test_dev_set_movements_are_never_trained_on():
     train = training_movements()
     assert len(train) == 39
     assert not set(train) & set(held_out)
+
+
+def test_beethoven_dev_split_is_never_trained_on():
+    try:
+        held_out = beethoven_dev_movements()
+    except SystemExit as missing:
+        pytest.skip(str(missing))
+    if not held_out:
+        pytest.skip("the Beethoven corpus is not on this machine")
+    train = beethoven_training_movements()
+    assert len(held_out) == 10
+    assert train and not set(train) & set(held_out)
+    assert len(train) + len(held_out) == len(list(held_out[0].parent.glob("*.krn")))
 
 
 def test_engraving_gives_one_crop_per_staff_with_exact_labels():

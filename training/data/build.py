@@ -3,7 +3,7 @@
 Each shard is an .npz of N staff crops (uint8, ink = 255, height = the model input height,
 concatenated along the width) with their token sequences. Rendering is resumable: shards that
 exist are skipped (each shard is seeded by its index). Sources per shard: synthetic pieces,
-Mozart training movements (never the dev-set movements), and the music21 corpus.
+Mozart and Beethoven training movements (never the dev-set movements), and the music21 corpus.
 """
 
 from __future__ import annotations
@@ -182,14 +182,17 @@ def numbers_visible(
 
 
 class Sources:
-    """Chooses the music for each piece: synthetic, Mozart (training movements), music21."""
+    """Chooses the music for each piece: synthetic, Mozart and Beethoven (training movements),
+    music21."""
 
     def __init__(self, corpora: Path | None, mix: dict[str, float]):
         from training.data.corpus import music21_sources
-        from training.data.devset import training_movements
+        from training.data.devset import beethoven_training_movements, training_movements
 
         self.mix = mix
-        self.mozart = training_movements(corpora) if corpora is not None and corpora.exists() else []
+        found = corpora is not None and corpora.exists()
+        self.mozart = training_movements(corpora) if found else []
+        self.beethoven = beethoven_training_movements(corpora) if found else []
         self.music21 = music21_sources()
         self.queue: list[tuple[str, Piece]] = []
 
@@ -206,7 +209,7 @@ class Sources:
             path = rng.choice(getattr(self, kind))
             try:
                 score = load_score(path)
-                pieces = score_pieces(score, rng, grand=kind == "mozart" and rng.random() < 0.7)
+                pieces = score_pieces(score, rng, grand=kind in ("mozart", "beethoven") and rng.random() < 0.7)
             except Exception:  # a corpus file music21 cannot read: take another source
                 return self.next(rng)
             rng.shuffle(pieces)
@@ -252,13 +255,18 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="default: corpora/ of the shared folder (training/shared.py)",
     )
-    ap.add_argument("--mix", default="synthetic=0.4,mozart=0.45,music21=0.15")
+    ap.add_argument(
+        "--mix",
+        default="synthetic=0.4,mozart=0.45,music21=0.15",
+        help="shares of the sources: synthetic, mozart, beethoven, music21",
+    )
     ap.add_argument("--clean", type=float, default=0.35, help="fraction of pages left undegraded")
     a = ap.parse_args(argv)
     mix = {k: float(v) for k, v in (item.split("=") for item in a.mix.split(","))}
     a.out.mkdir(parents=True, exist_ok=True)
-    # Only the Mozart share reads the corpora: a build without it needs no shared folder.
-    corpora = a.corpora or (shared_dir() / "corpora" if mix.get("mozart", 0) > 0 else None)
+    # Only the corpus shares read the corpora: a build without them needs no shared folder.
+    reads_corpora = mix.get("mozart", 0) > 0 or mix.get("beethoven", 0) > 0
+    corpora = a.corpora or (shared_dir() / "corpora" if reads_corpora else None)
     sources = Sources(corpora, mix)
     for index in range(a.first, a.first + a.shards):
         path = a.out / f"shard-{index:05d}.npz"

@@ -1,4 +1,5 @@
-"""The Mozart movements of the omr-bench dev set, which training must never see.
+"""The movements of the omr-bench dev set (Mozart) and the Beethoven dev split, which training
+must never see.
 
 Reproduces the shuffles of omr-bench's make_cases.py (shared folder; seed 20261123, 10 cases per
 tier): piano-scan takes the first 10 shuffled movements, then the rest is shuffled again and
@@ -62,3 +63,10 @@ def training_movements(corpora: Path | None = None) -> list[Path]:
     corpora = _corpora(corpora)
     held_out = {p for paths in devset_tiers(corpora).values() for p in paths}
     return [k for k in sorted((corpora / MOZART / "kern").glob("*.krn")) if k not in held_out]
+
+
+def beethoven_training_movements(corpora: Path | None = None) -> list[Path]:
+    """Every Beethoven kern movement but the `beethoven-scan` dev tier's (scanned or not)."""
+    corpora = _corpora(corpora)
+    held_out = set(beethoven_dev_movements(corpora))
+    return [k for k in sorted((corpora / BEETHOVEN / "kern").glob("*.krn")) if k not in held_out]
