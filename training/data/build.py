@@ -209,7 +209,8 @@ class Sources:
             path = rng.choice(getattr(self, kind))
             try:
                 score = load_score(path)
-                pieces = score_pieces(score, rng, grand=kind in ("mozart", "beethoven") and rng.random() < 0.7)
+                grand = kind in ("mozart", "beethoven") and rng.random() < 0.7
+                pieces = score_pieces(score, rng, grand=grand)
             except Exception:  # a corpus file music21 cannot read: take another source
                 return self.next(rng)
             rng.shuffle(pieces)
