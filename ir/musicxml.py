@@ -1,54 +1,69 @@
-"""Score → MusicXML (partwise, uncompressed or .mxl), through music21.
+"""Score → MusicXML (partwise, uncompressed or .mxl), without music21.
 
-We build a music21 stream (a Part per single-staff part; PartStaffs joined by a brace
-StaffGroup for a grand staff; Measures with clef/key/time where they change; Voices when a
-staff has more than one; chords, rests, ties, tuplets, dots, grace notes) and let music21's
-exporter write the XML. Each measure is first laid out by `ir.notation` (every voice a gap-free
-run of writable values, gaps as hidden rests), and accidentals, beams and tuplet brackets are
-made here, so that music21 never re-bars or splits what was read: any valid Score exports.
-Pitches are written as spelled in the IR; durations come from `duration_beats` (the engraved
-type, dots and tuplet are used for display when they agree with it).
+A part per IR part (a grand staff is one part of two staves, `<staff>` on each note); measures
+with clef/key/time where they change; every voice of a staff as a gap-free run of notes,
+chords and rests, voices and staves joined by `<backup>`. Each measure is first laid out by
+`ir.notation` (gaps as hidden rests, lengths no value spells as tied pieces, or the whole
+measure re-timed on a 64th grid), so that any valid Score exports. Pitches are written as
+spelled in the IR; durations come from `duration_beats` (the engraved type, dots and tuplet are
+used for display when they agree with it). Accidentals, beams and tuplet brackets follow the
+rules of the music21 exporter this replaced (`ir.musicxml_accidentals`, `ir.musicxml_notation`);
+`ir.musicxml_writer` spells the result as XML.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
+import math
 import re
-import zipfile
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
-from typing import Any, cast
 
 from etude.ir.v1 import events_pb2, notation_pb2, score_pb2
 
 from ir.build import NOTE_TYPE_NAMES, fraction
+from ir.musicxml_accidentals import Item, Spelled, StaffAccidentals
+from ir.musicxml_notation import (
+    BeamInput,
+    BeamMeter,
+    TupletInput,
+    beam_groups,
+    beam_meter,
+    beams,
+    clef_middle_line,
+    group_stem,
+    tuplet_brackets,
+)
+from ir.musicxml_values import BEAM_COUNTS, NoteValue, divisible, slot_value, writable
+from ir.musicxml_writer import Attributes, Clef, Direction, Measure, Note, Voice, write_document
 from ir.notation import GRID, Event, MeasureLayout, Slot, VoiceKey, layout_measure, note_values
 
 _MEASURE_NUMBER = re.compile(r"^(\d+)(\D*)$")
 _TIME_SYMBOLS = {notation_pb2.TIME_SYMBOL_COMMON: "common", notation_pb2.TIME_SYMBOL_CUT: "cut"}
 _MODES = {notation_pb2.KEY_MODE_MAJOR: "major", notation_pb2.KEY_MODE_MINOR: "minor"}
-_SIGNS = {notation_pb2.CLEF_SIGN_G: "G", notation_pb2.CLEF_SIGN_F: "F", notation_pb2.CLEF_SIGN_C: "C"}
+_SIGNS = {
+    notation_pb2.CLEF_SIGN_G: "G",
+    notation_pb2.CLEF_SIGN_F: "F",
+    notation_pb2.CLEF_SIGN_C: "C",
+    notation_pb2.CLEF_SIGN_PERCUSSION: "percussion",
+}
+_HOME_LINES = {"G": 2, "F": 4, "C": 3}
 
 
 def to_musicxml(score: score_pb2.Score) -> bytes:
     """Uncompressed MusicXML (score-partwise) as UTF-8 bytes, well-formed whatever the texts hold."""
-    from music21 import defaults
-    from music21.musicxml.m21ToXml import GeneralObjectExporter
-
-    # music21 writes its own placeholders where a score has no title or composer ("Music21
-    # Fragment", composer "Music21"); a score that does not say stays silent instead.
-    defaults.title = ""
-    defaults.author = ""
-    exporter = GeneralObjectExporter(to_music21(score))
-    exporter.makeNotation = False  # to_music21 made it; music21's own would re-bar and split
-    return _xml_safe(bytes(exporter.parse()))
+    layouts = _layouts(score)
+    parts = [_part_measures(score, part, layouts, tempos=i == 0) for i, part in enumerate(score.parts)]
+    divisions = _divisions(length for measures in parts for m in measures for length in m.lengths())
+    return _xml_safe(write_document(score.metadata, score.parts, parts, divisions).encode())
 
 
 def to_mxl(score: score_pb2.Score) -> bytes:
     """Compressed MusicXML: a zip of `mimetype` (stored, first), META-INF/container.xml and
     score.musicxml, with fixed timestamps so that one score always gives the same bytes."""
+    import zipfile  # only here: it takes longer to import than a score takes to write
+
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data, method in (
@@ -84,243 +99,134 @@ def _xml_safe(data: bytes) -> bytes:
     return data
 
 
-def to_music21(score: score_pb2.Score) -> Any:
-    """The music21 Score for an IR Score (music21 is imported here: it takes ~1 s to load), with
-    its notation (accidentals, beams, tuplet brackets) made, ready for `makeNotation=False`."""
-    from music21 import layout, metadata, stream
+# ---- the measures as written ------------------------------------------------------------------
 
-    m21_score = stream.Score()
-    m21_score.metadata = metadata.Metadata()
-    # The title and composer the document states (ir Metadata), never the file name as a title.
-    if score.metadata.title:
-        m21_score.metadata.title = score.metadata.title
-    if score.metadata.composer:
-        m21_score.metadata.composer = score.metadata.composer
 
+def _layouts(score: score_pb2.Score) -> list[MeasureLayout]:
     voices: dict[int, dict[VoiceKey, list[Event]]] = defaultdict(lambda: defaultdict(list))
     all_events: list[Event] = [*score.notes, *score.rests]
     for event in all_events:
         voices[event.measure_index][(event.staff_id, event.voice)].append(event)
-    layouts = [
-        layout_measure(fraction(m.start_beats), fraction(m.duration_beats), voices[m.index], _writable)
+    return [
+        layout_measure(fraction(m.start_beats), fraction(m.duration_beats), voices[m.index], writable)
         for m in score.measures
     ]
 
-    first_staff = True
-    for part in score.parts:
-        staves = sorted(part.staves, key=lambda s: s.number)
-        m21_staves: list[Any] = []
+
+def _part_measures(
+    score: score_pb2.Score, part: score_pb2.Part, layouts: Sequence[MeasureLayout], *, tempos: bool
+) -> list[Measure]:
+    """The part's measures as written: notes with their notation, attributes where they change."""
+    staves = sorted(part.staves, key=lambda s: s.number)
+    first_voice = _first_voice_numbers(staves, layouts)
+    accidentals = {staff.id: StaffAccidentals() for staff in staves}
+    clefs: dict[str, Clef] = {}
+    meter: BeamMeter | None = None
+    measures: list[Measure] = []
+    for measure, layout in zip(score.measures, layouts, strict=True):
+        previous = score.measures[measure.index - 1] if measure.index > 0 else None
+        attributes = _attributes(measure, previous, staves, clefs)
+        key_written = previous is None or previous.key != measure.key
+        if measure.time.numerator > 0:
+            meter = beam_meter(measure.time.numerator, measure.time.denominator) or meter
+        written: list[list[Voice]] = []
         for staff in staves:
-            m21_part = stream.PartStaff(id=staff.id) if len(staves) > 1 else stream.Part(id=part.id)
-            m21_part.insert(0, _instrument(part))
-            for measure, measure_layout in zip(score.measures, layouts, strict=True):
-                m21_measure = _measure(measure, staff.id, measure_layout, score.measures)
-                if first_staff:
-                    _insert_tempos(m21_measure, measure, measure_layout, score.tempo_map)
-                m21_part.append(m21_measure)
-            _make_notation(m21_part)
-            m21_staves.append(m21_part)
-            first_staff = False
-        for m21_part in m21_staves:
-            m21_score.insert(0, m21_part)
-        if len(m21_staves) > 1:
-            m21_score.insert(
-                0, layout.StaffGroup(m21_staves, name=part.name, symbol="brace", barTogether=True)
-            )
-    return m21_score
+            voices = _staff_voices(layout, staff.id, first_voice[staff.id], meter)
+            _add_accidentals(accidentals[staff.id], measure.key.fifths, key_written, voices)
+            _add_beams(voices, meter, measure, layout, clefs[staff.id])
+            written.append(voices)
+        if tempos and written and written[0]:
+            _add_tempos(written[0][0], measure, layout, score.tempo_map)
+        measures.append(Measure(_number(measure), attributes, written))
+    return measures
 
 
-def _make_notation(m21_part: Any) -> None:
-    """What music21's makeNotation does, less re-barring and splitting: the layout already made
-    every voice a gap-free run of writable values, which music21 would split again at the time
-    signature's bar length (and fail on, for a bar longer than its signature)."""
-    from music21 import stream
-    from music21.stream import makeNotation
-
-    makeNotation.makeAccidentalsInMeasureStream(m21_part)
-    for m21_measure in m21_part.getElementsByClass(stream.Measure):
-        for container in [m21_measure, *m21_measure.voices]:
-            # Beams and tuplet brackets are cosmetic: a measure music21 cannot beam (an odd
-            # length, a tuplet that never closes) is written without them rather than not at all.
-            with contextlib.suppress(Exception):
-                makeNotation.makeBeams(container, inPlace=True)
-            with contextlib.suppress(Exception):
-                makeNotation.makeTupletBrackets(container, inPlace=True)
-
-
-def _instrument(part: score_pb2.Part) -> Any:
-    from music21 import instrument
-
-    # Piano: what Étude reads; it also gives the part a stable MusicXML id (part.id).
-    piano = instrument.Piano()
-    piano.partId = part.id
-    piano.instrumentId = f"{part.id}-I1"  # the same on every staff: one instrument, no changes
-    piano.partName = part.name or "Piano"
-    return piano
+def _first_voice_numbers(
+    staves: Sequence[score_pb2.Staff], layouts: Sequence[MeasureLayout]
+) -> dict[str, int]:
+    """The written number of each staff's voice 1: voices keep their IR numbers, shifted past
+    the voices of the staves above, so that no two staves of a part share one."""
+    highest: dict[str, int] = defaultdict(lambda: 1)
+    for layout in layouts:
+        for staff_id, voice in layout.slots:
+            highest[staff_id] = max(highest[staff_id], voice)
+    first: dict[str, int] = {}
+    shift = 0
+    for staff in staves:
+        first[staff.id] = shift + 1
+        shift += highest[staff.id]
+    return first
 
 
-def _measure(
-    measure: events_pb2.Measure,
-    staff_id: str,
-    measure_layout: MeasureLayout,
-    all_measures: Sequence[events_pb2.Measure],
-) -> Any:
-    from music21 import clef, key, meter, stream
-
-    m21_measure = stream.Measure(number=_number(measure))
-    previous = all_measures[measure.index - 1] if measure.index > 0 else None
-    staff_clef = _clef_of(measure, staff_id)
-    if staff_clef is not None and (previous is None or _clef_of(previous, staff_id) != staff_clef):
-        m21_measure.insert(0, _m21_clef(staff_clef))
-    elif previous is None:
-        m21_measure.insert(0, clef.TrebleClef())
-    if previous is None or previous.key != measure.key:
-        signature = key.KeySignature(measure.key.fifths)
-        mode = _MODES.get(measure.key.mode)
-        m21_measure.insert(0, signature.asKey(mode) if mode else signature)
-    time = measure.time
-    if time.numerator > 0 and (previous is None or previous.time != time):
-        # A bar longer or shorter than its signature (as read) is simply written with what it
-        # holds: readers (MuseScore included) take such a bar's length from its notes, so no
-        # extra time signature is needed, and none shows.
-        m21_time = meter.TimeSignature(f"{time.numerator}/{time.denominator}")
-        if time.symbol in _TIME_SYMBOLS:
-            m21_time.symbol = _TIME_SYMBOLS[time.symbol]
-        m21_measure.insert(0, m21_time)
-
-    length = measure_layout.length
-    if measure.incomplete and time.numerator > 0:
-        missing = Fraction(4 * time.numerator, time.denominator) - length
-        if missing > 0:
-            # A pickup is short at its start; any later short measure at its end.
-            if measure.index == 0:
-                m21_measure.paddingLeft = missing
-            else:
-                m21_measure.paddingRight = missing
-
-    keys = sorted(k for k in measure_layout.slots if k[0] == staff_id)
-    if not keys:
-        m21_measure.insert(0, _measure_rest(length))
-        return m21_measure
-    single = keys == [(staff_id, 1)]
-    for voice_key in keys:
-        container = m21_measure if single else stream.Voice(id=str(voice_key[1]))
-        for slot in measure_layout.slots[voice_key]:
-            for offset, element in _slot_elements(slot, exact=measure_layout.exact):
-                container.insert(offset, element)
-        for grace in measure_layout.graces.get(voice_key, []):
-            container.insert(grace.offset, _grace_element(grace.notes))
-        if not single:
-            m21_measure.insert(0, container)
-    return m21_measure
+def _staff_voices(
+    layout: MeasureLayout, staff_id: str, first_voice: int, meter: BeamMeter | None
+) -> list[Voice]:
+    keys = sorted(k for k in layout.slots if k[0] == staff_id)
+    if not keys:  # nothing read on this staff: a whole-bar rest
+        return [Voice(first_voice, 1, [_bar_rest(layout.length)])]
+    voices = []
+    for key in keys:
+        notes = [n for slot in layout.slots[key] for n in _slot_notes(slot, exact=layout.exact)]
+        for grace in layout.graces.get(key, []):
+            at = next((i for i, n in enumerate(notes) if n.offset >= grace.offset), len(notes))
+            notes.insert(at, _grace_note(grace.offset, grace.notes))
+        bar = meter.bar if meter is not None else None
+        for n in notes:
+            if not n.pitches and n.value is not None and n.length == bar:
+                n.value = None  # a rest as long as the bar is written as a bar rest, as music21 did
+        voices.append(Voice(first_voice + key[1] - 1, key[1], notes))
+    return voices
 
 
-def _measure_rest(length: Fraction) -> Any:
-    """A whole-bar rest: a whole rest's symbol for a bar of any length (its duration unlinked
-    from its type, as engravers write it)."""
-    from music21 import duration, note
-
-    if not _divisible(length):  # an empty bar of a length MusicXML cannot count: the nearest 64th
+def _bar_rest(length: Fraction) -> Note:
+    """A whole-bar rest (a whole rest's symbol in a bar of any length)."""
+    if not divisible(length):  # an empty bar of a length MusicXML cannot count: the nearest 64th
         length = max(GRID, round(length / GRID) * GRID)
-    rest = note.Rest()
-    written = duration.Duration(type="whole")
-    written.linked = False
-    written.quarterLength = length
-    rest.duration = written
-    rest.fullMeasure = True
-    return rest
+    return Note(Fraction(0), length, None, [], [], [None])
 
 
-def _number(measure: events_pb2.Measure) -> int | str:
-    """The IR's number ("12", "12a"); the position when it has none music21 can read."""
-    match = _MEASURE_NUMBER.match(measure.number)
-    if match is None:
-        return measure.index + 1
-    return measure.number if match.group(2) else int(match.group(1))
-
-
-def _clef_of(measure: events_pb2.Measure, staff_id: str) -> notation_pb2.Clef | None:
-    return next((c.clef for c in measure.clefs if c.staff_id == staff_id), None)
-
-
-def _m21_clef(ir_clef: notation_pb2.Clef) -> Any:
-    from music21 import clef
-
-    if ir_clef.sign == notation_pb2.CLEF_SIGN_PERCUSSION:
-        return clef.PercussionClef()
-    sign = _SIGNS.get(ir_clef.sign, "G")
-    line = ir_clef.line or {"G": 2, "F": 4, "C": 3}[sign]
-    return clef.clefFromString(f"{sign}{line}", octaveShift=ir_clef.octave_change)
-
-
-def _insert_tempos(
-    m21_measure: Any,
-    measure: events_pb2.Measure,
-    measure_layout: MeasureLayout,
-    tempo_map: Sequence[notation_pb2.TempoEvent],
-) -> None:
-    """Engraved tempos as metronome marks in the measure they fall in; an assumed tempo with a
-    printed text ("Allegro", from the PDF's text layer) as that text alone (direction/words)."""
-    from music21 import tempo
-
-    start = fraction(measure.start_beats)
-    end = start + fraction(measure.duration_beats)
-    for event in tempo_map:
-        at = fraction(event.at_beats)
-        if (event.assumed and not event.text) or not start <= at < end:
-            continue
-        if event.assumed:  # the words were printed, the speed was not: no metronome mark
-            m21_measure.insert(0 if at == start else at - start, tempo.TempoText(event.text))
-            continue
-        offset = (
-            at - start
-            if measure_layout.exact
-            else min(round((at - start) / GRID) * GRID, measure_layout.length - GRID)
-        )
-        mark = tempo.MetronomeMark(text=event.text or None, number=round(event.quarter_bpm, 2), referent=1.0)
-        m21_measure.insert(offset, mark)
-
-
-def _slot_elements(slot: Slot, *, exact: bool) -> list[tuple[Fraction, Any]]:
-    """(offset, music21 note/chord/rest) for one slot: one element when its length is one
-    writable value, else tied note values (rests: consecutive rests); gaps are hidden rests."""
-    lengths = [slot.length] if exact and _writable(slot.length, slot.events) else note_values(slot.length)
-    elements: list[tuple[Fraction, Any]] = []
+def _slot_notes(slot: Slot, *, exact: bool) -> list[Note]:
+    """The notes of one slot: one when its length is one writable value, else tied note values
+    (rests: consecutive rests); a gap is a hidden rest."""
+    whole = exact and writable(slot.length, slot.events)
+    lengths = [slot.length] if whole else note_values(slot.length)
+    notes = [n for n in slot.events if isinstance(n, events_pb2.NoteEvent)]
+    members = _distinct_pitches(notes)
+    written: list[Note] = []
     offset = slot.offset
     for i, length in enumerate(lengths):
-        element = _slot_element(slot, length if len(lengths) > 1 else None)
-        if len(lengths) > 1 and slot.events and isinstance(slot.events[0], events_pb2.NoteEvent):
-            _tie_piece(element, slot.events, first=i == 0, last=i == len(lengths) - 1)
-        _set_ids(element, slot.events, piece=i)
-        elements.append((offset, element))
+        value = slot_value(length, slot.events if len(lengths) == 1 else ())
+        suffix = f".{i + 1}" if i else ""
+        first, last = i == 0, i == len(lengths) - 1
+        if not slot.events:
+            note = Note(offset, length, value, [], [], [None], hidden=True)
+        elif not members:
+            rest_id = slot.events[0].id
+            note = Note(offset, length, value, [], [], [rest_id + suffix if rest_id else None])
+        else:
+            ties = [_tie(m.tie_start or not last, m.tie_stop or not first) for m in members]
+            ids = [m.id + suffix if m.id else None for m in members]
+            note = Note(
+                offset, length, value, [_spelled(m, t) for m, t in zip(members, ties, strict=True)], ties, ids
+            )
+        written.append(note)
         offset += length
-    return elements
+    return written
 
 
-def _slot_element(slot: Slot, piece: Fraction | None) -> Any:
-    """The element of a slot, of its whole length (piece None: engraved type kept when it agrees)
-    or of one tied piece of it."""
-    from music21 import chord, duration, note
-
-    length = slot.length if piece is None else piece
-    written = _event_duration(slot.events[0], length) if slot.events and piece is None else None
-    m21_duration = written or duration.Duration(quarterLength=length)
-    if not slot.events:
-        rest = note.Rest(duration=m21_duration)
-        rest.style.hideObjectOnPrint = True  # print-object="no": it only fills the voice
-        return rest
-    first = slot.events[0]
-    if isinstance(first, events_pb2.RestEvent):
-        return note.Rest(duration=m21_duration)
-    notes = [e for e in slot.events if isinstance(e, events_pb2.NoteEvent)]
-    if len(notes) == 1:
-        element = note.Note(_pitch(notes[0].pitch), duration=m21_duration)
-        _tie(element, notes[0])
-        return element
-    m21_chord = chord.Chord([_pitch(n.pitch) for n in _distinct_pitches(notes)], duration=m21_duration)
-    for m21_note, member in zip(m21_chord.notes, _distinct_pitches(notes), strict=True):
-        _tie(m21_note, member)
-    return m21_chord
+def _grace_note(offset: Fraction, notes: Sequence[events_pb2.NoteEvent]) -> Note:
+    value = NoteValue(NOTE_TYPE_NAMES.get(notes[0].type, "eighth"), min(notes[0].dots, 3))
+    members = _distinct_pitches(notes)
+    pitches = [_spelled(m, None) for m in members]
+    return Note(
+        offset,
+        Fraction(0),
+        value,
+        pitches,
+        [None] * len(members),
+        [m.id or None for m in members],
+        grace=True,
+    )
 
 
 def _distinct_pitches(notes: Sequence[events_pb2.NoteEvent]) -> list[events_pb2.NoteEvent]:
@@ -331,118 +237,155 @@ def _distinct_pitches(notes: Sequence[events_pb2.NoteEvent]) -> list[events_pb2.
     return list(seen.values())
 
 
-def _tie_piece(element: Any, events: Sequence[Event], *, first: bool, last: bool) -> None:
-    """Ties between the pieces of one note, keeping the note's own ties at its ends."""
-    from music21 import tie
-
-    notes = [element] if not hasattr(element, "notes") else list(element.notes)
-    members = [e for e in events if isinstance(e, events_pb2.NoteEvent)]
-    for m21_note, member in zip(notes, _distinct_pitches(members), strict=False):
-        starts = not last or member.tie_start
-        stops = not first or member.tie_stop
-        kind = "continue" if starts and stops else "start" if starts else "stop" if stops else None
-        m21_note.tie = tie.Tie(kind) if kind else None
+def _tie(starts: bool, stops: bool) -> str | None:
+    return "continue" if starts and stops else "start" if starts else "stop" if stops else None
 
 
-def _grace_element(notes: Sequence[events_pb2.NoteEvent]) -> Any:
-    from music21 import chord, duration, note
-
-    type_name = NOTE_TYPE_NAMES.get(notes[0].type, "eighth")
-    written = duration.Duration(type=type_name, dots=min(notes[0].dots, 3))
-    distinct = _distinct_pitches(notes)
-    if len(distinct) == 1:
-        element: Any = note.Note(_pitch(distinct[0].pitch), duration=written)
-    else:
-        element = chord.Chord([_pitch(n.pitch) for n in distinct], duration=written)
-    grace = element.getGrace()  # a copy: the ids go on it
-    _set_ids(grace, notes, piece=0)
-    return grace
-
-
-def _set_ids(element: Any, events: Sequence[Event], *, piece: int) -> None:
-    """The IR event ids as the music21 ids of the notes and rests written for them: music21
-    writes a valid `.id` as the `id` attribute of `<note>` (MusicXML 3.1+), which is how a reader
-    (the web page, through Verovio) finds the IR note, and its box, of each engraved note. The
-    second and later tied pieces of one long note get `<id>.2`, `<id>.3`… (ids are unique in a
-    document; IR ids never hold a dot). Hidden gap rests (no events) get none."""
-    if not events:
-        return
-    suffix = f".{piece + 1}" if piece else ""
-    if isinstance(events[0], events_pb2.RestEvent):
-        if events[0].id:
-            element.id = events[0].id + suffix
-        return
-    notes = [e for e in events if isinstance(e, events_pb2.NoteEvent)]
-    members = list(element.notes) if hasattr(element, "notes") else [element]
-    for m21_note, member in zip(members, _distinct_pitches(notes), strict=False):
-        if member.id:
-            m21_note.id = member.id + suffix
-
-
-def _pitch(ir_pitch: notation_pb2.Pitch) -> Any:
-    from music21 import pitch
-
-    m21_pitch = pitch.Pitch(step=cast(Any, ir_pitch.step), octave=ir_pitch.octave)
-    if ir_pitch.alter:
-        m21_pitch.accidental = pitch.Accidental(ir_pitch.alter)
-    return m21_pitch
-
-
-def _event_duration(event: Event, length: Fraction) -> Any | None:
-    """The engraved type/dots/tuplet when they add up to `length` and MusicXML can write them."""
-    from music21 import duration
-
-    type_name = NOTE_TYPE_NAMES.get(event.type)
-    if type_name is None:
-        return None
-    engraved = duration.Duration(type=type_name, dots=event.dots)
-    if event.HasField("tuplet") and event.tuplet.actual_notes > 0 and event.tuplet.normal_notes > 0:
-        engraved.appendTuplet(
-            duration.Tuplet(event.tuplet.actual_notes, event.tuplet.normal_notes, type_name, type_name)
-        )
-    if Fraction(engraved.quarterLength) != length or not _divisible(length):
-        return None
-    return engraved
-
-
-def _writable(length: Fraction, events: Sequence[Event]) -> bool:
-    """Whether `length` is one value MusicXML can write: the events' engraved one, or a plain,
-    dotted or simple-tuplet value from a breve to a 64th."""
-    from music21 import duration
-
-    if events and _event_duration(events[0], length) is not None:
-        return True
-    if not _divisible(length):
-        return False
-    plain = duration.Duration(quarterLength=length)
-    if plain.type not in _WRITABLE_TYPES or len(plain.tuplets) > 1:
-        return False
-    # music21 finds a tuplet for almost any length (160:119 of a 128th); only plain ones are music.
-    return all(
-        t.numberNotesActual <= 9
-        and t.numberNotesNormal <= 8
-        and (t.durationNormal is None or t.durationNormal.type in _WRITABLE_TYPES)
-        for t in plain.tuplets
+def _spelled(note: events_pb2.NoteEvent, tie: str | None) -> Spelled:
+    return Spelled(
+        note.pitch.step, note.pitch.alter, note.pitch.octave, tie_starts=tie in ("start", "continue")
     )
 
 
-# Note values MusicXML and every reader handle; music21 invents others ("2048th", "complex").
-_WRITABLE_TYPES = frozenset(NOTE_TYPE_NAMES.values())
-# music21 writes durations in 10080ths of a quarter; a length that is not a whole number of them
-# would be rounded, and the voice would no longer add up.
-_DIVISIONS = 10080
+# ---- notation ----------------------------------------------------------------------------------
 
 
-def _divisible(length: Fraction) -> bool:
-    return (length * _DIVISIONS).denominator == 1
+def _add_accidentals(
+    state: StaffAccidentals, fifths: int, key_written: bool, voices: Sequence[Voice]
+) -> None:
+    items = [Item(n.offset, v.number, n.grace, tuple(n.pitches)) for v in voices for n in v.notes]
+    state.measure(fifths, key_written, items)
 
 
-def _tie(m21_note: Any, event: events_pb2.NoteEvent) -> None:
-    from music21 import tie
+def _add_beams(
+    voices: Sequence[Voice],
+    meter: BeamMeter | None,
+    measure: events_pb2.Measure,
+    layout: MeasureLayout,
+    clef: Clef,
+) -> None:
+    """Beams and tuplet brackets of each voice; stems of its beamed groups."""
+    # music21 wrote a staff's lone voice 1 straight into the measure, any other voice as a Voice
+    single = len(voices) == 1 and voices[0].ir_voice == 1
+    start, last_stops = _beam_start(measure, layout, meter, single_voice=single)
+    middle = clef_middle_line(*clef)
+    for position, voice in enumerate(voices):
+        timed = [n for n in voice.notes if not n.grace]
+        marks = tuplet_brackets([TupletInput(n.length, n.value.tuplet if n.value else None) for n in timed])
+        for note, mark in zip(timed, marks, strict=True):
+            note.tuplet = mark
+        if meter is None:
+            continue
+        inputs = [BeamInput(n.offset, n.length, _beam_count(n)) for n in timed]
+        for note, values in zip(timed, beams(inputs, meter, start=start, last_stops=last_stops), strict=True):
+            note.beams = values
+        pitched = [n for n in voice.notes if n.pitches]
+        for group in beam_groups([n.beams for n in pitched]):
+            members = [pitched[i] for i in group]
+            if len(voices) > 1:  # the first voice's stems up, the others' down, as engravers do
+                stem = "up" if position == 0 else "down"
+            else:
+                stem = group_stem([(p.step, p.octave) for n in members for p in n.pitches], middle)
+            for n in members:
+                n.stem = stem
 
-    if event.tie_start and event.tie_stop:
-        m21_note.tie = tie.Tie("continue")
-    elif event.tie_start:
-        m21_note.tie = tie.Tie("start")
-    elif event.tie_stop:
-        m21_note.tie = tie.Tie("stop")
+
+def _beam_start(
+    measure: events_pb2.Measure, layout: MeasureLayout, meter: BeamMeter | None, *, single_voice: bool
+) -> tuple[Fraction, bool]:
+    """Where the measure starts in its bar (a pickup is the end of one) and whether its last
+    beam must stop (not in a short single-voice measure, where music21 let it run on)."""
+    if meter is None or measure.time.numerator <= 0 or not measure.incomplete:
+        missing = meter.bar - layout.length if meter is not None else Fraction(0)
+        return (missing if missing > 0 else Fraction(0)), True
+    missing = Fraction(4 * measure.time.numerator, measure.time.denominator) - layout.length
+    if missing <= 0:
+        return Fraction(0), True
+    if measure.index == 0:
+        return missing, True
+    return Fraction(0), not single_voice
+
+
+def _beam_count(note: Note) -> int:
+    if not note.pitches or note.value is None:
+        return 0
+    return BEAM_COUNTS.get(note.value.type, 0)
+
+
+def _add_tempos(
+    voice: Voice,
+    measure: events_pb2.Measure,
+    layout: MeasureLayout,
+    tempo_map: Sequence[notation_pb2.TempoEvent],
+) -> None:
+    """Engraved tempos (metronome marks) and printed tempo words of this measure, at their
+    time (on the grid when the measure was re-timed)."""
+    start = fraction(measure.start_beats)
+    end = start + fraction(measure.duration_beats)
+    for event in tempo_map:
+        at = fraction(event.at_beats)
+        if (event.assumed and not event.text) or not start <= at < end:
+            continue
+        offset = at - start
+        if not layout.exact or not divisible(offset):  # a time the measure's divisions can count
+            offset = min(round(offset / GRID) * GRID, layout.length - GRID)
+        voice.directions.append(Direction(offset, event))
+
+
+# ---- attributes --------------------------------------------------------------------------------
+
+
+def _attributes(
+    measure: events_pb2.Measure,
+    previous: events_pb2.Measure | None,
+    staves: Sequence[score_pb2.Staff],
+    clefs: dict[str, Clef],
+) -> Attributes:
+    """Key, time and clefs where they change (all of them in the first measure); `clefs` is
+    updated to those in effect."""
+    key = None
+    if previous is None or previous.key != measure.key:
+        key = (measure.key.fifths, _MODES.get(measure.key.mode))
+    time = None
+    signature = measure.time
+    if signature.numerator > 0 and (previous is None or previous.time != signature):
+        # A bar longer or shorter than its signature (as read) is simply written with what it
+        # holds: readers (MuseScore included) take such a bar's length from its notes, so no
+        # extra time signature is needed, and none shows.
+        time = (signature.numerator, signature.denominator, _TIME_SYMBOLS.get(signature.symbol))
+    changed: list[tuple[int, Clef]] = []
+    for number, staff in enumerate(staves, start=1):
+        ir_clef = _clef_of(measure, staff.id)
+        if ir_clef is not None and (previous is None or _clef_of(previous, staff.id) != ir_clef):
+            clefs[staff.id] = _clef(ir_clef)
+        elif previous is None:
+            clefs[staff.id] = ("G", 2, 0)  # no clef read: treble
+        else:
+            continue
+        changed.append((number, clefs[staff.id]))
+    staff_count = len(staves) if previous is None and len(staves) > 1 else None
+    return Attributes(key, time, staff_count, tuple(changed))
+
+
+def _clef_of(measure: events_pb2.Measure, staff_id: str) -> notation_pb2.Clef | None:
+    return next((c.clef for c in measure.clefs if c.staff_id == staff_id), None)
+
+
+def _clef(ir_clef: notation_pb2.Clef) -> Clef:
+    sign = _SIGNS.get(ir_clef.sign, "G")
+    if sign == "percussion":
+        return sign, 0, 0
+    return sign, ir_clef.line or _HOME_LINES[sign], ir_clef.octave_change
+
+
+def _number(measure: events_pb2.Measure) -> str:
+    """The IR's number ("12", "12a"); the position when it has none a reader can count."""
+    match = _MEASURE_NUMBER.match(measure.number)
+    if match is None:
+        return str(measure.index + 1)
+    return f"{int(match.group(1))}{match.group(2)}"
+
+
+def _divisions(lengths: Iterable[Fraction]) -> int:
+    """Divisions of a quarter that make every written duration whole."""
+    return math.lcm(1, *{length.denominator for length in lengths})
