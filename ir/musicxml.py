@@ -164,13 +164,13 @@ def _staff_voices(
     keys = sorted(k for k in layout.slots if k[0] == staff_id)
     if not keys:  # nothing read on this staff: a whole-bar rest
         return [Voice(first_voice, 1, [_bar_rest(layout.length)])]
+    bar = meter.bar if meter is not None else None
     voices = []
     for key in keys:
         notes = [n for slot in layout.slots[key] for n in _slot_notes(slot, exact=layout.exact)]
-        for grace in layout.graces.get(key, []):
+        for grace in layout.graces.get(key, []):  # before the note they lead to
             at = next((i for i, n in enumerate(notes) if n.offset >= grace.offset), len(notes))
             notes.insert(at, _grace_note(grace.offset, grace.notes))
-        bar = meter.bar if meter is not None else None
         for n in notes:
             if not n.pitches and n.value is not None and n.length == bar:
                 n.value = None  # a rest as long as the bar is written as a bar rest, as music21 did
