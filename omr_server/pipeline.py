@@ -131,8 +131,7 @@ class OmrEngine:
             max_workers=settings.max_concurrent_requests + 4, thread_name_prefix="omr-pdf-pipe"
         )
         self.limits = worker_limits(settings)
-        on_gpu = any(provider != "CPUExecutionProvider" for provider in recognizer.providers)
-        self.pages_in_flight = settings.pages_in_flight or (2 if on_gpu else 1)
+        self.pages_in_flight = settings.pages_in_flight or 2
 
     @classmethod
     async def load(cls, settings: OmrSettings) -> OmrEngine:
@@ -209,9 +208,10 @@ class OmrEngine:
     async def _pages(
         self, worker: PdfWorker, selection: PageSelection, dpi: int
     ) -> AsyncIterator[score_pb2.PageFragment]:
-        """Fragments in page order. A page's layout starts once the previous page's layout is done
-        (so the first page has the CPU to itself), at most `pages_in_flight` pages ahead of the
-        one being streamed; each page's inference overlaps the next page's layout."""
+        """Fragments in page order. The first page has the CPU to itself (its fragment comes
+        first); after it, a page's layout starts once the previous page's layout is done, at most
+        `pages_in_flight` pages ahead of the one being streamed, so each page's inference and
+        re-reading overlap the next page's layout."""
         window = asyncio.Semaphore(self.pages_in_flight)
         started: asyncio.Queue[asyncio.Task[_PageWork]] = asyncio.Queue()
         tasks: list[asyncio.Task[_PageWork]] = []
@@ -223,7 +223,7 @@ class OmrEngine:
                 task = asyncio.create_task(self._read_page(worker, page_index, dpi, laid_out))
                 tasks.append(task)
                 started.put_nowait(task)
-                await laid_out.wait()
+                await (asyncio.wait([task]) if page_index == selection.indices[0] else laid_out.wait())
 
         feeder = asyncio.create_task(feed())
         context = ReadingContext()

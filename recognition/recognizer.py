@@ -4,6 +4,7 @@ with a key/value cache. Serving code uses onnxruntime only (never torch)."""
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -63,6 +64,12 @@ class _Greedy:
     cache: tuple[np.ndarray, np.ndarray]
 
 
+# Staves decoded at once (one per core, two at least): a single staff's decoder step is a chain
+# of small kernels that one thread runs best, so on CPU the decoder session gets one intra-op
+# thread and the cores are filled with staves instead (docs/benchmarks.md, session 9: 0.57 ms
+# per step alone; two 2-thread sessions on two cores spin against each other at ~1.6 ms).
+DECODE_WORKERS = max(2, min(8, os.cpu_count() or 2))
+
 # Blank paper added right of the widest staff of a batch (more than the CNN's receptive field),
 # so a staff reads the same alone or next to wider ones: the network then never sees the
 # image edge (where convolution padding is zero *features*, not blank paper).
@@ -112,7 +119,7 @@ class StaffRecognizer:
         self.providers: list[str] = list(encoder.get_providers())
         self._ids = {token: i for i, token in enumerate(manifest.vocabulary)}
         self.input_height = manifest.input_height
-        self._decode_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="staff-decode")
+        self._decode_pool = ThreadPoolExecutor(max_workers=DECODE_WORKERS, thread_name_prefix="staff-decode")
         # Models trained with a position head (training/position.py) say where each token is.
         self.has_positions = POSITION_OUTPUT in {o.name for o in decoder.get_outputs()}
 
@@ -132,8 +139,13 @@ class StaffRecognizer:
             options.inter_op_num_threads = 1
         chosen = list(providers) if providers else ["CPUExecutionProvider"]
         encoder = ort.InferenceSession(str(manifest.path(model_dir, "encoder")), options, providers=chosen)
+        decoder_options = options
+        if threads is None and chosen == ["CPUExecutionProvider"]:
+            decoder_options = ort.SessionOptions()
+            decoder_options.intra_op_num_threads = 1
+            decoder_options.inter_op_num_threads = 1
         decoder = ort.InferenceSession(
-            str(manifest.path(model_dir, "decoder_step")), options, providers=chosen
+            str(manifest.path(model_dir, "decoder_step")), decoder_options, providers=chosen
         )
         return cls(manifest, encoder, decoder, reread_beams)
 
