@@ -21,6 +21,7 @@ import numpy as np
 from recognition.crop import DEFAULT_HEIGHT, crop_column, crop_staff
 from recognition.vocabulary import VocabularyError, symbols_to_tokens
 from training.data.augment import degrade, rotate
+from training.data.hidden_rests import hide_rests
 from training.data.musicxml import piece_to_musicxml
 from training.data.render import StaffGeometry, engrave
 from training.data.score import Piece, staff_symbols
@@ -67,9 +68,14 @@ def match_glyphs(piece: Piece, staff: int, geometry: StaffGeometry) -> list[tupl
     out: list[tuple[float, float]] = []
     for measure, engraved in zip(measures, geometry.measures, strict=True):
         events = [e for voice in measure.voices for e in voice if e.clef is None]
-        if len(events) != len(engraved):
+        printed = iter(engraved)
+        if sum(not e.hidden for e in events) != len(engraved):
             return None
-        for event, glyphs in zip(events, engraved, strict=True):
+        for event in events:
+            if event.hidden:  # no glyph: its token gets no position
+                out.append((math.nan, math.nan))
+                continue
+            glyphs = next(printed)
             if event.is_rest != glyphs.rest:
                 return None
             if event.is_rest:
@@ -94,8 +100,9 @@ def match_glyphs(piece: Piece, staff: int, geometry: StaffGeometry) -> list[tupl
 def token_positions(
     tokens: list[str], centres: list[tuple[float, float]] | None, geometry: StaffGeometry
 ) -> np.ndarray | None:
-    """Per token, the page centre x of its glyph (NaN where none), checking every notehead's
-    height against its `pos:P` token (half a staff space tolerance); None when they disagree."""
+    """Per token, the page centre x of its glyph (NaN where none, hidden rests included),
+    checking every notehead's height against its `pos:P` token (half a staff space tolerance);
+    None when they disagree."""
     anchors = [i for i, t in enumerate(tokens) if t.startswith(("pos:", "rest:"))]
     if centres is None or len(anchors) != len(centres):
         return None
@@ -139,11 +146,13 @@ def render_staves(piece: Piece, rng: random.Random, height: int, strength: float
         xs = token_positions(tokens, centres, geometry)
         positions = np.full(len(tokens), np.nan, np.float32)
         if xs is not None and centres is not None:
-            ys = iter(y for _, y in centres)
-            for i in np.flatnonzero(~np.isnan(xs)):
+            anchors = [i for i, t in enumerate(tokens) if t.startswith(("pos:", "rest:"))]
+            for i, (_, y) in zip(anchors, centres, strict=True):
+                if math.isnan(xs[i]):
+                    continue  # a hidden rest
                 # continuous raster coordinates: rotate (PIL turns about the continuous centre),
                 # then to a pixel index (pixel column c spans [c, c + 1)), then into the crop
-                x = _rotated_x(next(ys), float(xs[i]), cx, cy, degrees) - 0.5
+                x = _rotated_x(y, float(xs[i]), cx, cy, degrees) - 0.5
                 positions[i] = crop_column(x, top, bottom, left, right, height=height, max_width=MAX_WIDTH)
         out.append(RenderedStaff((crop * 255).round().astype(np.uint8), tokens, positions, xs is not None))
     return out
@@ -233,8 +242,8 @@ def build_shard(
     while len(samples) < size:
         kind, piece = sources.next(rng)
         strength = 0.0 if rng.random() < clean_fraction else rng.uniform(0.2, 1.0)
-        try:
-            staves = render_staves(piece, rng, height, strength)
+        try:  # some rests are left unprinted and still labelled, as editions print them
+            staves = render_staves(hide_rests(piece, rng), rng, height, strength)
         except (VocabularyError, ValueError, KeyError, ZeroDivisionError):
             continue
         for r in staves:

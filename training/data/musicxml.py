@@ -192,7 +192,8 @@ def _note_xml(
             notations += extra
         if notations:
             parts.append("<notations>" + "".join(notations) + "</notations>")
-        out.append("<note>" + "".join(parts) + "</note>")
+        opening = '<note print-object="no">' if e.hidden and p is None else "<note>"
+        out.append(opening + "".join(parts) + "</note>")
     return out
 
 

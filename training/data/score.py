@@ -47,6 +47,9 @@ class Event:
     grace: bool = False
     full_measure: bool = False
     clef: ClefSymbol | None = None  # a clef change, not a sounding event
+    # a rest left unprinted (as editions leave a second voice's rests, or kern's `yy`): engraved
+    # as spacing only, still labelled, so the model learns to keep time across the gap
+    hidden: bool = False
 
     @property
     def is_rest(self) -> bool:
