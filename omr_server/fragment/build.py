@@ -32,6 +32,7 @@ from omr_server.fragment.boxes import symbol_box
 from omr_server.fragment.context import OpenTie, ReadingContext, clef_proto, time_proto
 from omr_server.fragment.grand_staff import PageColumn, align_system
 from omr_server.fragment.measures import StaffMeasure, StaffMeasures, split_measures
+from omr_server.fragment.onsets import onsets_by_place
 from omr_server.fragment.parts import StaffSlot, page_slots
 from omr_server.fragment.pitch import MeasureAccidentals, written_pitches
 from omr_server.staves.layout import PageLayout, Staff
@@ -165,7 +166,7 @@ class _PageBuilder:
         filled: list[tuple[str, Fraction]] = []
         for slot, cell in zip(slots, cells, strict=True):
             if cell is not None and cell.has_music:
-                filled.append((slot.staff_id, self.add_events(slot, cell, index, full_rests)))
+                filled.append((slot.staff_id, self.add_events(slot, cell, index, full_rests, expected)))
         content = max((length for _, length in filled), default=Fraction(0))
 
         incomplete = False
@@ -225,16 +226,27 @@ class _PageBuilder:
         )
 
     def add_events(
-        self, slot: StaffSlot, cell: StaffMeasure, measure_index: int, full_rests: list[events_pb2.RestEvent]
+        self,
+        slot: StaffSlot,
+        cell: StaffMeasure,
+        measure_index: int,
+        full_rests: list[events_pb2.RestEvent],
+        expected: Fraction | None = None,
     ) -> Fraction:
-        """Add the measure's notes and rests of one staff (measure-relative onsets); its length in beats."""
+        """Add the measure's notes and rests of one staff (measure-relative onsets); its length in
+        beats. A voice that falls short of `expected` while another fills it starts its notes
+        where their columns say (`onsets.onsets_by_place`)."""
         accidentals = MeasureAccidentals(self.context.key_fifths or 0)
         cursors: dict[int, Fraction] = {}
         last_note: dict[int, events_pb2.NoteEvent] = {}
-        for symbol in cell.events:
+        placed = onsets_by_place(cell.events, expected, self.crop_height)
+        for i, symbol in enumerate(cell.events):
             if isinstance(symbol, ClefSymbol):
                 self.context.clefs[slot.staff_id] = symbol
-            elif isinstance(symbol, RestSymbol):
+                continue
+            if i in placed:
+                cursors[symbol.voice] = placed[i]
+            if isinstance(symbol, RestSymbol):
                 self.add_rest(slot, symbol, measure_index, cursors, full_rests)
                 last_note.pop(symbol.voice, None)
             else:

@@ -1,0 +1,90 @@
+"""Onsets of a voice that lags, taken from where its notes stand.
+
+Inside a measure each voice keeps its own time cursor, so a voice missing a rest starts every
+later note too early. Editions often print no rests for a second voice that enters mid-bar, and
+the model can miss a printed one. Engraving puts events that sound together in one column,
+so when one voice fills the metre exactly (its onsets can be trusted) and another falls short,
+each note of the short voice that stands in the column of a full voice's event may start at
+that event's onset: the lag it closes is a rest that was not printed or not read. Only forward
+jumps that the short voice's missing time covers are taken, so no voice ever overfills the bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from recognition.crop import DEFAULT_HEIGHT, staff_band
+from recognition.symbols import ClefSymbol, NoteSymbol, RestSymbol
+
+Event = NoteSymbol | RestSymbol | ClefSymbol
+
+# How far (staff spaces) a note may stand from a column to be in it: noteheads of two voices a
+# second apart stand side by side, about a notehead (1.2 spaces) apart.
+COLUMN_SPACES = 1.4
+
+
+@dataclass(frozen=True)
+class _Timed:
+    index: int  # in the measure's events
+    voice: int
+    onset: Fraction
+    duration: Fraction
+    x: float | None
+
+
+def _timeline(events: Sequence[Event]) -> list[_Timed]:
+    """Every note or rest that moves its voice's cursor (chord notes and grace notes do not)."""
+    cursors: dict[int, Fraction] = {}
+    out = []
+    for i, event in enumerate(events):
+        if isinstance(event, ClefSymbol) or (isinstance(event, RestSymbol) and event.full_measure):
+            continue
+        if isinstance(event, NoteSymbol) and (event.chord or event.grace):
+            continue
+        onset = cursors.get(event.voice, Fraction(0))
+        out.append(_Timed(i, event.voice, onset, event.duration, event.x))
+        cursors[event.voice] = onset + event.duration
+    return out
+
+
+def _column_onset(x: float, columns: Sequence[tuple[float, Fraction]], reach: float) -> Fraction | None:
+    """The onset of the one column within `reach` of `x`; None when none is, or two are."""
+    near = [onset for column, onset in columns if abs(column - x) <= reach]
+    return near[0] if len(set(near)) == 1 else None
+
+
+def onsets_by_place(
+    events: Sequence[Event], expected: Fraction | None, crop_height: int = DEFAULT_HEIGHT
+) -> dict[int, Fraction]:
+    """For events of a measure (indices into `events`) of voices shorter than `expected`
+    quarters, the later onset their column says they start at; empty when no voice fills the
+    measure exactly or no event has a position."""
+    if expected is None:
+        return {}
+    timeline = _timeline(events)
+    lengths: dict[int, Fraction] = {}
+    for t in timeline:
+        lengths[t.voice] = t.onset + t.duration
+    full = [v for v, length in lengths.items() if length == expected]
+    if not full or len(full) == len(lengths):
+        return {}
+    top, bottom = staff_band(crop_height)
+    reach = COLUMN_SPACES * (bottom - top) / 4
+    columns = [(t.x, t.onset) for t in timeline if t.voice in full and t.x is not None]
+    moved: dict[int, Fraction] = {}
+    for voice, length in lengths.items():
+        if length >= expected:
+            continue
+        missing, shift = expected - length, Fraction(0)
+        for t in (t for t in timeline if t.voice == voice):
+            onset = t.onset + shift
+            target = _column_onset(t.x, columns, reach) if t.x is not None else None
+            if target is not None and onset < target <= onset + missing:
+                missing -= target - onset
+                shift += target - onset
+                onset = target
+            if shift:
+                moved[t.index] = onset
+    return moved

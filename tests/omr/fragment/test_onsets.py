@@ -1,0 +1,83 @@
+"""A voice that falls short of the metre starts its notes where their columns say."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ir.build import fraction
+from ir.validate import validate_fragment
+from omr_server.fragment.build import StaffTokens, build_fragment
+from omr_server.fragment.context import ReadingContext
+from omr_server.fragment.onsets import onsets_by_place
+from recognition.symbols import BarlineSymbol, ClefSymbol, NoteSymbol, RestSymbol, StaffSymbol, TimeSymbol
+from recognition.vocabulary import symbols_to_tokens
+from tests.omr.fragment.test_fragment import _layout
+
+SPACE = 8.0  # crop pixels per staff space at the model's input height (96)
+
+
+def note(step: str, x: float | None, kind: str = "quarter", voice: int = 1, **kw: object) -> NoteSymbol:
+    return NoteSymbol(step, 5 if voice == 1 else 4, None, kind, voice=voice, x=x, **kw)  # type: ignore[arg-type]
+
+
+def upper_voice() -> list[NoteSymbol]:
+    """Four quarters, one column every 4 staff spaces."""
+    return [note(step, 40 + 32 * k) for k, step in enumerate("CDEF")]
+
+
+def test_a_second_voice_missing_its_rest_starts_in_its_column() -> None:
+    # voice 2 printed without its half rest: a half note under the upper voice's third quarter,
+    # read a little to the side (a second apart from it), then a quarter under the fourth
+    events = [*upper_voice(), note("A", 40 + 64 + 5, "eighth", voice=2), note("B", 40 + 96, voice=2)]
+    assert onsets_by_place(events, Fraction(4)) == {4: Fraction(2), 5: Fraction(3)}
+
+
+def test_full_voices_no_positions_and_no_full_voice_change_nothing() -> None:
+    upper = upper_voice()
+    complete = [*upper, RestSymbol("half", voice=2, x=40.0), note("A", 104, "half", voice=2)]
+    assert onsets_by_place(complete, Fraction(4)) == {}
+    unplaced = [*upper, note("A", None, "half", voice=2)]
+    assert onsets_by_place(unplaced, Fraction(4)) == {}
+    short = [*upper[:3], note("A", 104, voice=2)]  # the upper voice is short too: nothing to trust
+    assert onsets_by_place(short, Fraction(4)) == {}
+    assert onsets_by_place([*upper, note("A", 104, voice=2)], None) == {}
+
+
+def test_a_jump_is_taken_only_inside_the_missing_time_and_one_column() -> None:
+    upper = upper_voice()
+    # a half note standing at the fourth quarter would overfill the bar: left where it is
+    assert onsets_by_place([*upper, note("A", 136, "half", voice=2)], Fraction(4)) == {}
+    # a note between two columns (within reach of both) says nothing
+    crowded = [note(step, 40 + 1.2 * SPACE * k, "16th") for k, step in enumerate("CDEFGABC")]
+    half_x = 40 + 1.2 * SPACE * 7 + 2.5 * SPACE
+    crowded.append(note("D", half_x, "half"))
+    assert onsets_by_place([*crowded, note("A", 40 + 1.2 * SPACE * 2.5, voice=2)], Fraction(4)) == {}
+    alone = note("A", half_x, voice=2)  # under the half note, clear of the 16ths
+    assert onsets_by_place([*crowded, alone], Fraction(4)) == {9: Fraction(2)}
+    # never backwards: a voice already past the column keeps its time
+    early = [*upper, note("G", 40 + 64, "half", voice=2), note("A", 40 + 32, voice=2)]
+    assert onsets_by_place(early, Fraction(4)) == {}
+
+
+def test_the_fragment_times_the_lagging_voice_by_place() -> None:
+    symbols: list[StaffSymbol] = [
+        ClefSymbol("G", 2),
+        TimeSymbol(4, 4),
+        *upper_voice(),
+        note("A", 40 + 64, "half", voice=2, chord=False),
+        BarlineSymbol(),
+    ]
+    tokens = symbols_to_tokens(symbols)
+    xs = [float("nan")] * len(tokens)
+    anchors = iter(s.x for s in symbols if isinstance(s, NoteSymbol))
+    for i, token in enumerate(tokens):
+        if token.startswith("pos:"):
+            xs[i] = next(anchors)  # type: ignore[assignment]
+    probs = [0.9] * len(tokens)
+    fragment, _ = build_fragment(0, _layout(1, 1), [StaffTokens(tokens, probs, xs)], ReadingContext())
+    assert validate_fragment(fragment) == []
+    onsets = {(n.voice, n.pitch.step): fraction(n.onset_beats) for n in fragment.notes}
+    assert onsets == {(1, "C"): 0, (1, "D"): 1, (1, "E"): 2, (1, "F"): 3, (2, "A"): 2}
+    # without positions the voice keeps its own time, as read
+    unplaced, _ = build_fragment(0, _layout(1, 1), [StaffTokens(tokens, probs)], ReadingContext())
+    assert {n.pitch.step: fraction(n.onset_beats) for n in unplaced.notes if n.voice == 2} == {"A": 0}
