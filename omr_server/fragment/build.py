@@ -32,7 +32,7 @@ from omr_server.fragment.boxes import symbol_box
 from omr_server.fragment.context import OpenTie, ReadingContext, clef_proto, time_proto
 from omr_server.fragment.grand_staff import PageColumn, align_system
 from omr_server.fragment.measures import StaffMeasure, StaffMeasures, split_measures
-from omr_server.fragment.onsets import onsets_by_place
+from omr_server.fragment.onsets import COLUMN_SPACES, full_voice_columns, onsets_by_place
 from omr_server.fragment.parts import StaffSlot, page_slots
 from omr_server.fragment.pitch import MeasureAccidentals, written_pitches
 from omr_server.staves.layout import PageLayout, Staff
@@ -164,9 +164,10 @@ class _PageBuilder:
         first_rest = len(self.fragment.rests)
         full_rests: list[events_pb2.RestEvent] = []
         filled: list[tuple[str, Fraction]] = []
-        for slot, cell in zip(slots, cells, strict=True):
+        placed = self.onsets_by_place(slots, cells, expected)
+        for slot, cell, moved in zip(slots, cells, placed, strict=True):
             if cell is not None and cell.has_music:
-                filled.append((slot.staff_id, self.add_events(slot, cell, index, full_rests, expected)))
+                filled.append((slot.staff_id, self.add_events(slot, cell, index, full_rests, moved)))
         content = max((length for _, length in filled), default=Fraction(0))
 
         incomplete = False
@@ -225,21 +226,42 @@ class _PageBuilder:
             f"({expected} beats)",
         )
 
+    def onsets_by_place(
+        self, slots: list[StaffSlot], cells: list[StaffMeasure | None], expected: Fraction | None
+    ) -> list[dict[int, Fraction]]:
+        """Per staff of the measure, the onsets its short voices take from the columns of the
+        system's full voices (`onsets.onsets_by_place`); nothing without positions."""
+        placed: list[dict[int, Fraction]] = [{} for _ in slots]
+        if expected is None or any(slot.staff_id not in self.staves for slot in slots):
+            return placed
+        to_page = [self.page_column(slot) for slot in slots]
+        columns = [
+            column
+            for cell, page in zip(cells, to_page, strict=True)
+            if cell is not None
+            for column in full_voice_columns(cell.events, expected, page)
+        ]
+        for k, (slot, cell) in enumerate(zip(slots, cells, strict=True)):
+            if cell is not None:
+                staff = self.staves[slot.staff_id]
+                reach = COLUMN_SPACES * (staff.bottom - staff.top) / 4
+                placed[k] = onsets_by_place(cell.events, expected, columns, to_page[k], reach)
+        return placed
+
     def add_events(
         self,
         slot: StaffSlot,
         cell: StaffMeasure,
         measure_index: int,
         full_rests: list[events_pb2.RestEvent],
-        expected: Fraction | None = None,
+        placed: dict[int, Fraction] | None = None,
     ) -> Fraction:
         """Add the measure's notes and rests of one staff (measure-relative onsets); its length in
-        beats. A voice that falls short of `expected` while another fills it starts its notes
-        where their columns say (`onsets.onsets_by_place`)."""
+        beats. `placed`: onsets by index in `cell.events`, for notes timed by their column."""
         accidentals = MeasureAccidentals(self.context.key_fifths or 0)
         cursors: dict[int, Fraction] = {}
         last_note: dict[int, events_pb2.NoteEvent] = {}
-        placed = onsets_by_place(cell.events, expected, self.crop_height)
+        placed = placed or {}
         for i, symbol in enumerate(cell.events):
             if isinstance(symbol, ClefSymbol):
                 self.context.clefs[slot.staff_id] = symbol

@@ -7,18 +7,21 @@ so when one voice fills the metre exactly (its onsets can be trusted) and anothe
 each note of the short voice that stands in the column of a full voice's event may start at
 that event's onset: the lag it closes is a rest that was not printed or not read. Only forward
 jumps that the short voice's missing time covers are taken, so no voice ever overfills the bar.
+The staves of a system share their columns, so a full voice of one staff also times the short
+voices of the others (a lower staff missing a rest under a full upper staff).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from recognition.crop import DEFAULT_HEIGHT, staff_band
 from recognition.symbols import ClefSymbol, NoteSymbol, RestSymbol
 
 Event = NoteSymbol | RestSymbol | ClefSymbol
+Column = tuple[float, Fraction]  # a page column where an event of a full voice starts, its onset
+ToPage = Callable[[float], float]  # the staff's crop column -> page column
 
 # How far (staff spaces) a note may stand from a column to be in it: noteheads of two voices a
 # second apart stand side by side, about a notehead (1.2 spaces) apart.
@@ -49,38 +52,49 @@ def _timeline(events: Sequence[Event]) -> list[_Timed]:
     return out
 
 
-def _column_onset(x: float, columns: Sequence[tuple[float, Fraction]], reach: float) -> Fraction | None:
+def _lengths(timeline: Sequence[_Timed]) -> dict[int, Fraction]:
+    lengths: dict[int, Fraction] = {}
+    for t in timeline:
+        lengths[t.voice] = t.onset + t.duration
+    return lengths
+
+
+def full_voice_columns(events: Sequence[Event], expected: Fraction | None, to_page: ToPage) -> list[Column]:
+    """Where the events of the staff's voices that fill `expected` quarters exactly start."""
+    if expected is None:
+        return []
+    timeline = _timeline(events)
+    full = {v for v, length in _lengths(timeline).items() if length == expected}
+    return [(to_page(t.x), t.onset) for t in timeline if t.voice in full and t.x is not None]
+
+
+def _column_onset(x: float, columns: Sequence[Column], reach: float) -> Fraction | None:
     """The onset of the one column within `reach` of `x`; None when none is, or two are."""
     near = [onset for column, onset in columns if abs(column - x) <= reach]
     return near[0] if len(set(near)) == 1 else None
 
 
 def onsets_by_place(
-    events: Sequence[Event], expected: Fraction | None, crop_height: int = DEFAULT_HEIGHT
+    events: Sequence[Event],
+    expected: Fraction | None,
+    columns: Sequence[Column],
+    to_page: ToPage,
+    reach: float,
 ) -> dict[int, Fraction]:
-    """For events of a measure (indices into `events`) of voices shorter than `expected`
-    quarters, the later onset their column says they start at; empty when no voice fills the
-    measure exactly or no event has a position."""
-    if expected is None:
+    """For events of a staff's measure (indices into `events`) in voices shorter than `expected`
+    quarters, the later onset the system's full-voice `columns` say they start at (`reach`: page
+    pixels, `COLUMN_SPACES` of the staff's spaces); empty when nothing moves."""
+    if expected is None or not columns:
         return {}
     timeline = _timeline(events)
-    lengths: dict[int, Fraction] = {}
-    for t in timeline:
-        lengths[t.voice] = t.onset + t.duration
-    full = [v for v, length in lengths.items() if length == expected]
-    if not full or len(full) == len(lengths):
-        return {}
-    top, bottom = staff_band(crop_height)
-    reach = COLUMN_SPACES * (bottom - top) / 4
-    columns = [(t.x, t.onset) for t in timeline if t.voice in full and t.x is not None]
     moved: dict[int, Fraction] = {}
-    for voice, length in lengths.items():
+    for voice, length in _lengths(timeline).items():
         if length >= expected:
             continue
         missing, shift = expected - length, Fraction(0)
         for t in (t for t in timeline if t.voice == voice):
             onset = t.onset + shift
-            target = _column_onset(t.x, columns, reach) if t.x is not None else None
+            target = _column_onset(to_page(t.x), columns, reach) if t.x is not None else None
             if target is not None and onset < target <= onset + missing:
                 missing -= target - onset
                 shift += target - onset

@@ -8,12 +8,19 @@ from ir.build import fraction
 from ir.validate import validate_fragment
 from omr_server.fragment.build import StaffTokens, build_fragment
 from omr_server.fragment.context import ReadingContext
-from omr_server.fragment.onsets import onsets_by_place
+from omr_server.fragment.onsets import COLUMN_SPACES, full_voice_columns
+from omr_server.fragment.onsets import onsets_by_place as by_place
 from recognition.symbols import BarlineSymbol, ClefSymbol, NoteSymbol, RestSymbol, StaffSymbol, TimeSymbol
 from recognition.vocabulary import symbols_to_tokens
 from tests.omr.fragment.test_fragment import _layout
 
 SPACE = 8.0  # crop pixels per staff space at the model's input height (96)
+
+
+def onsets_by_place(events: list[NoteSymbol | RestSymbol], expected: Fraction | None) -> dict[int, Fraction]:
+    """One staff on its own, in crop columns."""
+    columns = full_voice_columns(events, expected, float)
+    return by_place(events, expected, columns, float, COLUMN_SPACES * SPACE)
 
 
 def note(step: str, x: float | None, kind: str = "quarter", voice: int = 1, **kw: object) -> NoteSymbol:
@@ -59,25 +66,43 @@ def test_a_jump_is_taken_only_inside_the_missing_time_and_one_column() -> None:
     assert onsets_by_place(early, Fraction(4)) == {}
 
 
-def test_the_fragment_times_the_lagging_voice_by_place() -> None:
-    symbols: list[StaffSymbol] = [
-        ClefSymbol("G", 2),
-        TimeSymbol(4, 4),
-        *upper_voice(),
-        note("A", 40 + 64, "half", voice=2, chord=False),
-        BarlineSymbol(),
-    ]
+def placed_reading(symbols: list[StaffSymbol]) -> StaffTokens:
+    """The staff's tokens with each note's column, as a model with a position head reads them."""
     tokens = symbols_to_tokens(symbols)
     xs = [float("nan")] * len(tokens)
     anchors = iter(s.x for s in symbols if isinstance(s, NoteSymbol))
     for i, token in enumerate(tokens):
         if token.startswith("pos:"):
             xs[i] = next(anchors)  # type: ignore[assignment]
-    probs = [0.9] * len(tokens)
-    fragment, _ = build_fragment(0, _layout(1, 1), [StaffTokens(tokens, probs, xs)], ReadingContext())
+    return StaffTokens(tokens, [0.9] * len(tokens), xs)
+
+
+def test_the_fragment_times_the_lagging_voice_by_place() -> None:
+    symbols: list[StaffSymbol] = [
+        ClefSymbol("G", 2),
+        TimeSymbol(4, 4),
+        *upper_voice(),
+        note("A", 40 + 64, "half", voice=2),
+        BarlineSymbol(),
+    ]
+    reading = placed_reading(symbols)
+    tokens, probs = reading.tokens, reading.token_probs
+    fragment, _ = build_fragment(0, _layout(1, 1), [reading], ReadingContext())
     assert validate_fragment(fragment) == []
     onsets = {(n.voice, n.pitch.step): fraction(n.onset_beats) for n in fragment.notes}
     assert onsets == {(1, "C"): 0, (1, "D"): 1, (1, "E"): 2, (1, "F"): 3, (2, "A"): 2}
     # without positions the voice keeps its own time, as read
     unplaced, _ = build_fragment(0, _layout(1, 1), [StaffTokens(tokens, probs)], ReadingContext())
     assert {n.pitch.step: fraction(n.onset_beats) for n in unplaced.notes if n.voice == 2} == {"A": 0}
+
+
+def test_a_full_upper_staff_times_a_short_lower_staff() -> None:
+    upper: list[StaffSymbol] = [ClefSymbol("G", 2), TimeSymbol(4, 4), *upper_voice(), BarlineSymbol()]
+    # the lower staff read a half note under the third quarter but not the half rest before it
+    lower: list[StaffSymbol] = [ClefSymbol("F", 4), TimeSymbol(4, 4), note("C", 104, "half"), BarlineSymbol()]
+    fragment, _ = build_fragment(
+        0, _layout(1, 2), [placed_reading(upper), placed_reading(lower)], ReadingContext()
+    )
+    assert validate_fragment(fragment) == []
+    lower_notes = [n for n in fragment.notes if n.staff_id.endswith("S2")]
+    assert [fraction(n.onset_beats) for n in lower_notes] == [2]
