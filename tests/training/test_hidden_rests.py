@@ -51,14 +51,14 @@ def rests(piece: Piece) -> list[Event]:
 
 @pytest.fixture
 def always(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HIDING_PIECES", "HIDE_LOWER_VOICE", "HIDE_UPPER_VOICE"):
+    for name in ("HIDE_LOWER_VOICE", "HIDE_UPPER_VOICE"):
         monkeypatch.setattr(hidden_rests, name, 1.0)
 
 
 @pytest.mark.usefixtures("always")
 def test_rests_are_hidden_but_whole_bar_rests_and_bracket_ends_stay_printed():
     piece = two_voice_piece()
-    hidden = hide_rests(piece, random.Random(0))
+    hidden = hide_rests(piece, random.Random(0), share=1.0)
     assert [e.hidden for e in rests(hidden)] == [True, False, True, False]
     assert not any(e.hidden for e in rests(piece))  # a copy: the source piece is untouched
     # the label does not change: the model is taught the rest it cannot see
@@ -67,10 +67,13 @@ def test_rests_are_hidden_but_whole_bar_rests_and_bracket_ends_stay_printed():
     assert xml.count('<note print-object="no"><rest/>') == 2 and xml.count("<rest") == 4
 
 
-def test_most_pieces_keep_every_rest_printed():
+def test_most_pieces_keep_every_rest_printed_and_share_zero_draws_nothing():
     piece = two_voice_piece()
     kept = [not any(e.hidden for e in rests(hide_rests(piece, random.Random(seed)))) for seed in range(200)]
     assert 0.5 < sum(kept) / len(kept) < 0.85
+    rng = random.Random(5)
+    assert hide_rests(piece, rng, share=0.0) is piece
+    assert rng.random() == random.Random(5).random()  # shards render as before hidden rests
 
 
 @pytest.mark.usefixtures("always")
@@ -80,7 +83,7 @@ def test_a_hidden_rest_leaves_spacing_and_no_position():
 
     piece = two_voice_piece()
     (printed,) = render_staves(piece, random.Random(1), height=96, strength=0.0)
-    hidden = hide_rests(piece, random.Random(0))
+    hidden = hide_rests(piece, random.Random(0), share=1.0)
     (unprinted,) = render_staves(hidden, random.Random(1), height=96, strength=0.0)
     assert unprinted.tokens == printed.tokens and unprinted.matched and printed.matched
     rest_tokens = [i for i, t in enumerate(printed.tokens) if t.startswith("rest:")]

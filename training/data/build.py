@@ -234,16 +234,17 @@ class Sources:
 
 
 def build_shard(
-    index: int, size: int, sources: Sources, height: int, clean_fraction: float
+    index: int, size: int, sources: Sources, height: int, clean_fraction: float, hidden_rests: float = 0.0
 ) -> list[tuple[np.ndarray, list[str], str, np.ndarray, bool]]:
-    """(crop, tokens, source kind, positions, matched) of `size` staves."""
+    """(crop, tokens, source kind, positions, matched) of `size` staves; `hidden_rests`: share
+    of pieces that leave some rests unprinted (training/data/hidden_rests.py)."""
     rng = random.Random(1_000_003 * index + 17)
     samples: list[tuple[np.ndarray, list[str], str, np.ndarray, bool]] = []
     while len(samples) < size:
         kind, piece = sources.next(rng)
         strength = 0.0 if rng.random() < clean_fraction else rng.uniform(0.2, 1.0)
-        try:  # some rests are left unprinted and still labelled, as editions print them
-            staves = render_staves(hide_rests(piece, rng), rng, height, strength)
+        try:
+            staves = render_staves(hide_rests(piece, rng, hidden_rests), rng, height, strength)
         except (VocabularyError, ValueError, KeyError, ZeroDivisionError):
             continue
         for r in staves:
@@ -271,6 +272,12 @@ def main(argv: list[str] | None = None) -> None:
         help="shares of the sources: synthetic, mozart, beethoven, music21",
     )
     ap.add_argument("--clean", type=float, default=0.35, help="fraction of pages left undegraded")
+    ap.add_argument(
+        "--hidden-rests",
+        type=float,
+        default=0.0,
+        help="share of pieces that leave some rests unprinted, still labelled (run v11: 0.4)",
+    )
     a = ap.parse_args(argv)
     mix = {k: float(v) for k, v in (item.split("=") for item in a.mix.split(","))}
     a.out.mkdir(parents=True, exist_ok=True)
@@ -283,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
         if path.exists():
             continue
         start = time.time()
-        built = build_shard(index, a.size, sources, a.height, a.clean)
+        built = build_shard(index, a.size, sources, a.height, a.clean, a.hidden_rests)
         samples = [(img, tokens, kind) for img, tokens, kind, _, _ in built]
         write_shard(path, samples, positions=[p for _, _, _, p, _ in built])
         took = time.time() - start

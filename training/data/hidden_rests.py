@@ -13,17 +13,20 @@ import random
 
 from training.data.score import Piece
 
-# Share of pieces that leave any rest unprinted; in those, the chance for each rest of a lower
-# voice (the one editions leave out most) and of the upper or only voice.
+# Share of pieces that leave any rest unprinted, as run v11 drew it (`build --hidden-rests`; off
+# by default: v11 did not read better than the model it started from, training/README.md); in
+# those pieces, the chance for each rest of a lower voice (the one editions leave out most) and
+# of the upper or only voice.
 HIDING_PIECES = 0.4
 HIDE_LOWER_VOICE = 0.5
 HIDE_UPPER_VOICE = 0.2
 
 
-def hide_rests(piece: Piece, rng: random.Random) -> Piece:
-    """A copy of `piece` with some rests marked hidden. Whole-bar rests and rests that open or
-    close a tuplet bracket stay printed (the bracket needs its ends)."""
-    if rng.random() >= HIDING_PIECES:
+def hide_rests(piece: Piece, rng: random.Random, share: float = HIDING_PIECES) -> Piece:
+    """`piece`, or with chance `share` a copy with some rests marked hidden. Whole-bar rests and
+    rests that open or close a tuplet bracket stay printed (the bracket needs its ends). With
+    `share` 0 nothing is drawn from `rng`, so shards come out as before hidden rests existed."""
+    if share <= 0 or rng.random() >= share:
         return piece
     out = copy.deepcopy(piece)
     for staff in out.staves:
