@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 
 from ir.build import fraction
@@ -17,7 +18,9 @@ from tests.omr.fragment.test_fragment import _layout
 SPACE = 8.0  # crop pixels per staff space at the model's input height (96)
 
 
-def onsets_by_place(events: list[NoteSymbol | RestSymbol], expected: Fraction | None) -> dict[int, Fraction]:
+def onsets_by_place(
+    events: Sequence[NoteSymbol | RestSymbol], expected: Fraction | None
+) -> dict[int, Fraction]:
     """One staff on its own, in crop columns."""
     columns = full_voice_columns(events, expected, float)
     return by_place(events, expected, columns, float, COLUMN_SPACES * SPACE)
@@ -41,7 +44,8 @@ def test_a_second_voice_missing_its_rest_starts_in_its_column() -> None:
 
 def test_full_voices_no_positions_and_no_full_voice_change_nothing() -> None:
     upper = upper_voice()
-    complete = [*upper, RestSymbol("half", voice=2, x=40.0), note("A", 104, "half", voice=2)]
+    complete: list[NoteSymbol | RestSymbol] = [*upper, RestSymbol("half", voice=2, x=40.0)]
+    complete.append(note("A", 104, "half", voice=2))
     assert onsets_by_place(complete, Fraction(4)) == {}
     unplaced = [*upper, note("A", None, "half", voice=2)]
     assert onsets_by_place(unplaced, Fraction(4)) == {}
