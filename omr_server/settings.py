@@ -61,9 +61,9 @@ class OmrSettings(BaseSettings):
 
     # Concurrent RecognizeDocument streams; one more is refused with RESOURCE_EXHAUSTED.
     max_concurrent_requests: int = 8
-    # Pages of one request in progress at once (the next page's layout overlaps this page's
-    # inference). 0 = auto: 2 with a GPU provider, 1 on CPU, where inference already takes every
-    # core and overlapping only delays the first fragment (measured: docs/benchmarks.md).
+    # Pages of one request in progress at once after the first, which is read alone (the next
+    # page's layout overlaps this page's inference and re-reading). 0 = auto: 2, on CPU too
+    # (measured: docs/benchmarks.md, session 9).
     pages_in_flight: int = 0
     # Shared bearer token; when set, every call must send `authorization: Bearer <token>`.
     auth_token: str | None = None

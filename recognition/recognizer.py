@@ -68,7 +68,7 @@ class _Greedy:
 # of small kernels that one thread runs best, so on CPU the decoder session gets one intra-op
 # thread and the cores are filled with staves instead (docs/benchmarks.md, session 9: 0.57 ms
 # per step alone; two 2-thread sessions on two cores spin against each other at ~1.6 ms).
-DECODE_WORKERS = max(2, min(8, os.cpu_count() or 2))
+DECODE_WORKERS = max(2, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
 
 # Blank paper added right of the widest staff of a batch (more than the CNN's receptive field),
 # so a staff reads the same alone or next to wider ones: the network then never sees the
