@@ -97,13 +97,18 @@ def match_glyphs(piece: Piece, staff: int, geometry: StaffGeometry) -> list[tupl
     return out
 
 
+def anchor_indices(tokens: list[str]) -> list[int]:
+    """Indices of the tokens that stand for a glyph: each note's `pos:P` and each rest."""
+    return [i for i, t in enumerate(tokens) if t.startswith(("pos:", "rest:"))]
+
+
 def token_positions(
     tokens: list[str], centres: list[tuple[float, float]] | None, geometry: StaffGeometry
 ) -> np.ndarray | None:
     """Per token, the page centre x of its glyph (NaN where none, hidden rests included),
     checking every notehead's height against its `pos:P` token (half a staff space tolerance);
     None when they disagree."""
-    anchors = [i for i, t in enumerate(tokens) if t.startswith(("pos:", "rest:"))]
+    anchors = anchor_indices(tokens)
     if centres is None or len(anchors) != len(centres):
         return None
     half = (geometry.bottom - geometry.top) / 8  # page px per staff position
@@ -146,8 +151,7 @@ def render_staves(piece: Piece, rng: random.Random, height: int, strength: float
         xs = token_positions(tokens, centres, geometry)
         positions = np.full(len(tokens), np.nan, np.float32)
         if xs is not None and centres is not None:
-            anchors = [i for i, t in enumerate(tokens) if t.startswith(("pos:", "rest:"))]
-            for i, (_, y) in zip(anchors, centres, strict=True):
+            for i, (_, y) in zip(anchor_indices(tokens), centres, strict=True):
                 if math.isnan(xs[i]):
                     continue  # a hidden rest
                 # continuous raster coordinates: rotate (PIL turns about the continuous centre),
