@@ -2,7 +2,9 @@
 and its page's ends where its lines run (`extend_to_page`).
 
 Staves of one system are joined at their left edge by a system barline, brace or bracket, and
-usually by every barline. Where no such connector is seen on the whole page (a faint scan),
+usually by every barline. A scan's dark page edge or binding shadow also inks the gaps between
+systems top to bottom, but it is wide or runs off the image, where a barline is thin and inside it.
+Where no such connector is seen on the whole page (a faint scan),
 staves are paired by spacing instead: staves of a system sit closer than systems do.
 """
 
@@ -18,22 +20,43 @@ from omr_server.staves.layout import Staff, StaffMetrics, System
 from omr_server.staves.lines import extend_staff
 
 _CONNECTOR_COVERAGE = 0.92  # share of the gap between two staves a connecting line must ink
+_CONNECTOR_WIDTH = 0.8  # interlines: the widest connecting line (a thick barline is about 0.5)
+_PAPER_BESIDE = 0.6  # the most ink half an interline either side of a line may hold on average
 _BRACE_COVERAGE = 0.85
 _SPACING_RATIO = 1.4
 
 
 def connected(ink: np.ndarray, upper: Staff, lower: Staff, metrics: StaffMetrics) -> bool:
-    """True when some vertical line crosses the whole gap between the two staves."""
+    """True when some thin vertical line crosses the whole gap between the two staves."""
     top = round(upper.bottom + metrics.line_thickness * 2)
     bottom = round(lower.top - metrics.line_thickness * 2)
     if bottom <= top:
         return True
     left = round(max(0.0, min(upper.left_x, lower.left_x) - metrics.interline * 0.5))
     right = round(min(upper.right_x, lower.right_x) + 1)
-    band = ink[top:bottom, left:right]
-    if band.size == 0:
+    if right <= left:
         return False
-    return bool(band.mean(axis=0).max() >= _CONNECTOR_COVERAGE)
+    coverage = ink[top:bottom].mean(axis=0)
+    inked = np.flatnonzero(coverage[left:right] >= _CONNECTOR_COVERAGE) + left
+    return any(_is_line(run, coverage, metrics) for run in _runs(inked))
+
+
+def _runs(columns: np.ndarray) -> list[np.ndarray]:
+    """Consecutive columns, in runs."""
+    return np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1) if columns.size else []
+
+
+def _is_line(run: np.ndarray, coverage: np.ndarray, metrics: StaffMetrics) -> bool:
+    """A thin line with paper on both sides, inside the page: not a dark margin or shadow along
+    its edge (no barline stands within an interline of the image's edge)."""
+    reach = round(metrics.interline)
+    first, last = int(run[0]), int(run[-1])
+    if run.size > max(2.0, _CONNECTOR_WIDTH * metrics.interline):
+        return False
+    if first < reach or last >= coverage.size - reach:
+        return False
+    beside = (coverage[first - reach // 2 : first], coverage[last + 1 : last + 1 + reach // 2])
+    return all(side.mean() < _PAPER_BESIDE for side in beside)
 
 
 def braced(ink: np.ndarray, upper: Staff, lower: Staff, metrics: StaffMetrics) -> bool:

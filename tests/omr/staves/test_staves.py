@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from omr_server.staves.detect import detect_layout
@@ -54,7 +55,6 @@ def test_single_staff_systems_are_not_joined() -> None:
 
 
 def test_blank_and_text_pages_have_no_staves() -> None:
-    import numpy as np
     from PIL import Image, ImageDraw
 
     blank = np.full((3508, 2480), 255, np.uint8)
@@ -126,3 +126,24 @@ def test_a_system_bowed_at_its_end_reaches_the_page_width_and_a_short_one_stays_
         assert abs(staff.right_x - was.right_x) < 3
     for staff in after[-1].staves:
         assert staff.right_x < cut
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_a_dark_page_edge_does_not_join_the_systems(side: str) -> None:
+    # A scan cut inside the page, with the binding's shadow or the scanner lid's edge as a dark
+    # band where the staff lines run off the image: the band crosses every gap between systems
+    # top to bottom, as a system barline would, but it is wide and it lies on the image's edge.
+    engraved = piano_pages()[0]
+    layout = detect_layout(engraved.image)
+    lefts = [round(staff.left_x) for staff in layout.staves]
+    rights = [round(staff.right_x) for staff in layout.staves]
+    image = engraved.image.copy()
+    if side == "right":
+        image = image[:, : min(rights) - 60].copy()
+        image[:, -30:] = np.random.default_rng(1).integers(0, 90, (image.shape[0], 30))
+    else:
+        image = image[:, max(lefts) + 60 :].copy()
+        image[:, :30] = np.random.default_rng(1).integers(0, 90, (image.shape[0], 30))
+    systems = detect_layout(image).systems
+    assert len(systems) == engraved.systems
+    assert all(len(system.staves) == 2 for system in systems)
