@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Protocol
 
@@ -32,6 +32,7 @@ from omr_server.fragment.boxes import symbol_box
 from omr_server.fragment.context import OpenTie, ReadingContext, clef_proto, time_proto
 from omr_server.fragment.grand_staff import PageColumn, align_system
 from omr_server.fragment.measures import StaffMeasure, StaffMeasures, split_measures
+from omr_server.fragment.noteheads import shared_noteheads
 from omr_server.fragment.onsets import COLUMN_SPACES, full_voice_columns, onsets_by_place
 from omr_server.fragment.parts import StaffSlot, page_slots
 from omr_server.fragment.pitch import MeasureAccidentals, written_pitches
@@ -191,6 +192,9 @@ class _PageBuilder:
         late = {n.id for n in self.fragment.notes[first_note:] if fraction(n.onset_beats) >= duration}
         if late:
             self.drop_notes(late)
+        repeats = shared_noteheads(self.fragment.notes[first_note:], self.staff_middles())
+        if repeats:
+            self.merge_notes(repeats)
         events: list[events_pb2.NoteEvent | events_pb2.RestEvent] = [
             *self.fragment.notes[first_note:],
             *self.fragment.rests[first_rest:],
@@ -216,6 +220,28 @@ class _PageBuilder:
                     if note.chord_group_id == group_id:
                         note.chord_group_id = ""
         self.context.open_ties = [t for t in self.context.open_ties if t.from_note_id not in ids]
+
+    def merge_notes(self, repeats: dict[str, str]) -> None:
+        """Drop each note that repeats another's notehead; a tie it ends or starts goes to the
+        kept note."""
+        kept = {note.id: note for note in self.fragment.notes if note.id in repeats.values()}
+        for note in self.fragment.notes:
+            if note.id in repeats and note.tie_stop:
+                kept[repeats[note.id]].tie_stop = True
+        for tie in list(self.context.open_ties):
+            twin = kept.get(repeats.get(tie.from_note_id, ""))
+            if twin is not None:
+                twin.tie_start = True
+                self.context.open_ties.remove(tie)
+                self.context.open_ties.append(
+                    replace(tie, staff_id=twin.staff_id, voice=twin.voice, from_note_id=twin.id)
+                )
+        self.drop_notes(set(repeats))
+
+    def staff_middles(self) -> dict[str, float]:
+        """Each staff's middle line in the current system, as a share of the page's height."""
+        height = self.layout.image.shape[0]
+        return {staff_id: (staff.top + staff.bottom) / 2 / height for staff_id, staff in self.staves.items()}
 
     def duration_warning(self, index: int, filled: list[tuple[str, Fraction]], expected: Fraction) -> None:
         described = ", ".join(f"{staff} {length}" for staff, length in filled if length != expected)
