@@ -29,7 +29,7 @@ from etude.ir.v1 import events_pb2, notation_pb2, score_pb2
 from ir.build import IdMaker, fraction, measure_beats, note_type, page_prefix, pitch_from_spelling, rational
 from ir.timing import TempoChange, fill_seconds, tempo_map_from_changes
 from omr_server.fragment.boxes import symbol_box
-from omr_server.fragment.context import OpenTie, ReadingContext, clef_proto, time_proto
+from omr_server.fragment.context import OpenTie, ReadingContext, agreed, clef_proto, time_proto
 from omr_server.fragment.grand_staff import PageColumn, align_system
 from omr_server.fragment.measures import StaffMeasure, StaffMeasures, split_measures
 from omr_server.fragment.noteheads import shared_noteheads
@@ -145,9 +145,15 @@ class _PageBuilder:
     def add_measure(
         self, system_index: int, slots: list[StaffSlot], cells: list[StaffMeasure | None]
     ) -> None:
+        key, time = self.context.key_fifths, self.context.time
         for slot, cell in zip(slots, cells, strict=True):
             if cell is not None:
                 self.apply_attributes(slot, cell)
+        present = [cell for cell in cells if cell is not None]
+        read_key = agreed([c.key for c in present if c.key is not None], key)
+        read_time = agreed([c.time for c in present if c.time is not None], time)
+        self.context.key_fifths = key if read_key is None else read_key
+        self.context.time = time if read_time is None else read_time
         index = len(self.fragment.measures)
         measure = self.fragment.measures.add(index=index, page_index=self.fragment.page_index)
         measure.system_index = system_index

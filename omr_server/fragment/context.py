@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from etude.ir.v1 import notation_pb2
 
@@ -60,6 +63,23 @@ class ReadingContext:
                 staff_id=tie.staff_id, voice=tie.voice, midi=tie.midi, from_note_id=tie.from_note_id
             )
         return context
+
+
+Signature = TypeVar("Signature", int, TimeSymbol)
+
+
+def agreed(read: Sequence[Signature], current: Signature | None) -> Signature | None:
+    """The key or time signature of a bar that the staves of a system read (top to bottom).
+
+    Every staff prints the same key and time, so staves that disagree hold a misreading. A
+    change read by some staves but not others is the likelier one: the current signature stays
+    when any staff reads it; otherwise the one most staves read, the upper staff's on a tie."""
+    if not read:
+        return None
+    if current is not None and len(set(read)) > 1 and current in read:
+        return current
+    counts = Counter(read)
+    return max(read, key=lambda signature: counts[signature])
 
 
 def clef_proto(clef: ClefSymbol) -> notation_pb2.Clef:
