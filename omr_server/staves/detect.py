@@ -9,7 +9,7 @@ from omr_server.staves.deskew import deskew, estimate_skew
 from omr_server.staves.layout import PageLayout
 from omr_server.staves.lines import find_staves
 from omr_server.staves.metrics import estimate_metrics
-from omr_server.staves.systems import extend_to_page, group_systems
+from omr_server.staves.systems import drop_fragments, extend_to_page, group_systems
 
 
 def detect_layout(image: np.ndarray) -> PageLayout:
@@ -23,4 +23,5 @@ def detect_layout(image: np.ndarray) -> PageLayout:
         return PageLayout(image=image, skew_degrees=skew, metrics=None, systems=())
     staves = find_staves(ink, metrics)
     systems = extend_to_page(ink, group_systems(ink, staves, metrics), metrics) if staves else []
+    systems = drop_fragments(systems)
     return PageLayout(image=image, skew_degrees=skew, metrics=metrics, systems=tuple(systems))

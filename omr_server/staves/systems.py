@@ -24,6 +24,7 @@ _CONNECTOR_WIDTH = 0.8  # interlines: the widest connecting line (a thick barlin
 _PAPER_BESIDE = 0.6  # the most ink half an interline either side of a line may hold on average
 _BRACE_COVERAGE = 0.85
 _SPACING_RATIO = 1.4
+_FRAGMENT_WIDTH = 0.25  # of the page's median staff: narrower is an ossia or a staff found in part
 
 
 def connected(ink: np.ndarray, upper: Staff, lower: Staff, metrics: StaffMetrics) -> bool:
@@ -119,3 +120,38 @@ def group_systems(ink: np.ndarray, staves: list[Staff], metrics: StaffMetrics) -
         pairs = tuple(i for i in range(len(group) - 1) if braced(ink, group[i], group[i + 1], metrics))
         systems.append(System(staves=tuple(group), braced_pairs=pairs, joined=by_connector))
     return systems
+
+
+def drop_fragments(systems: list[System]) -> list[System]:
+    """The systems without staff fragments: staves under a quarter of the page's usual width that
+    stand alone on a page of multi-staff systems, or beside a pair of full ones.
+
+    An ossia (an alternative bar on a small staff over the system), a staff whose lines bow too
+    much to be followed beyond a bar or two, or five parallel strokes of beams taken for lines:
+    read as music of their own, they add notes and bars that the score does not have, and a third
+    staff in a grand staff throws the system's bar alignment. Short systems of full staves (a
+    page's last, a coda) are kept: their staves are as short as each other."""
+    staves = [staff for system in systems for staff in system.staves]
+    if not staves:
+        return systems
+    usual = statistics.median(staff.right_x - staff.left_x for staff in staves)
+    grand = sum(len(system.staves) >= 2 for system in systems) > len(systems) / 2
+    out = []
+    for system in systems:
+        full = [
+            i
+            for i, staff in enumerate(system.staves)
+            if staff.right_x - staff.left_x >= _FRAGMENT_WIDTH * usual
+        ]
+        if len(full) == len(system.staves):
+            out.append(system)
+        elif len(system.staves) == 1:
+            if not grand:
+                out.append(system)
+        elif len(full) >= 2:
+            kept = tuple(system.staves[i] for i in full)
+            pairs = tuple(full.index(i) for i in system.braced_pairs if i in full and i + 1 in full)
+            out.append(replace(system, staves=kept, braced_pairs=pairs))
+        else:
+            out.append(system)
+    return out

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from omr_server.staves.detect import detect_layout
+from omr_server.staves.layout import Staff, System
+from omr_server.staves.systems import drop_fragments
 from recognition.crop import crop_staff
 from tests.omr.engraving import engraved_pages, noisy, single_staff_kern, skewed
 from tests.omr.pdfs import piano_pages
@@ -147,3 +149,31 @@ def test_a_dark_page_edge_does_not_join_the_systems(side: str) -> None:
     systems = detect_layout(image).systems
     assert len(systems) == engraved.systems
     assert all(len(system.staves) == 2 for system in systems)
+
+
+def test_an_ossia_staff_is_not_read_as_a_system() -> None:
+    # an alternative bar on a short staff of its own between two systems (an ossia): five lines
+    # at the page's interline, a fifth of the system's width
+    engraved = piano_pages()[0]
+    layout = detect_layout(engraved.image)
+    upper, lower = layout.systems[0], layout.systems[1]
+    space = round(upper.staves[0].interline)
+    top = round((upper.staves[-1].bottom + lower.staves[0].top) / 2 - 2 * space)
+    left = round(upper.staves[0].left_x + 400)
+    image = engraved.image.copy()
+    for line in range(5):
+        y = top + line * space
+        image[y : y + 2, left : left + 12 * space] = 0
+    assert len(detect_layout(image).systems) == engraved.systems
+
+
+def test_short_systems_of_full_staves_stay() -> None:
+    def system(width: float, staves: int = 1) -> System:
+        staff = Staff(line_ys=(0.0, 20.0, 40.0, 60.0, 80.0), left_x=100.0, right_x=100.0 + width)
+        return System(staves=(staff,) * staves)
+
+    melody = [system(2000), system(2000), system(300)]  # a one-staff page's last line of one bar
+    assert drop_fragments(melody) == melody
+    piano = [system(2000, 2), system(2000, 2), system(300, 2)]  # a grand staff's last, short system
+    assert drop_fragments(piano) == piano
+    assert drop_fragments([system(2000, 2), system(300), system(2000, 2)]) == [system(2000, 2)] * 2
