@@ -1,5 +1,6 @@
-"""Group staves into systems, find piano grand staves, and let each staff reach its system's
-and its page's ends where its lines run (`extend_to_page`).
+"""Group staves into systems, find piano grand staves, let each staff reach its system's and its
+page's ends where its lines run (`extend_to_page`), and leave out staff fragments
+(`drop_fragments`).
 
 Staves of one system are joined at their left edge by a system barline, brace or bracket, and
 usually by every barline. A scan's dark page edge or binding shadow also inks the gaps between
