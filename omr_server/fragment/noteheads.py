@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 
 from etude.ir.v1 import events_pb2, notation_pb2
 
@@ -28,10 +29,10 @@ def shared_noteheads(
 ) -> dict[str, str]:
     """Of `notes` (one measure's), each note that repeats another's notehead → the note kept in
     its place. `staff_middles`: each staff's middle line, as a share of the page's height."""
-    by_sound: dict[tuple[str, int], list[events_pb2.NoteEvent]] = defaultdict(list)
+    by_sound: dict[tuple[Fraction, int], list[events_pb2.NoteEvent]] = defaultdict(list)
     for note in notes:
         if not note.grace and note.HasField("box"):
-            by_sound[(str(fraction(note.onset_beats)), note.pitch.midi)].append(note)
+            by_sound[(fraction(note.onset_beats), note.pitch.midi)].append(note)
     repeats: dict[str, str] = {}
     for same in by_sound.values():
         same.sort(key=lambda note: (_spaces_from_staff(note, staff_middles), note.voice))
