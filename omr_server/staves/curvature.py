@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from omr_server.staves.layout import Staff, StaffMetrics
 
@@ -54,17 +55,19 @@ def staff_bend(ink: np.ndarray, staff: Staff, metrics: StaffMetrics) -> StaffBen
     def follow(left: int, previous: int) -> int | None:
         """The comb's offset on the segment starting at column `left`, near `previous`."""
         profile = ink[top:bottom, left : left + width].sum(axis=1).astype(np.float64)
-        # A line is a few rows thick: take the densest row within its thickness.
-        profile = np.maximum.reduce([np.roll(profile, shift) for shift in range(-thickness, thickness + 1)])
-        best, best_ink = None, _MIN_LINE_INK * width
-        for offset in range(max(-reach, previous - step), min(reach, previous + step) + 1):
-            at = rows + offset
-            if at.min() < 0 or at.max() >= len(profile):
-                continue
-            weakest = float(profile[at].min())
-            if weakest >= best_ink:
-                best, best_ink = offset, weakest
-        return best
+        # A line is a few rows thick: take the densest row within its thickness (wrapping at the
+        # band's ends, which the reach keeps clear of the comb).
+        profile = ndimage.maximum_filter1d(profile, 2 * thickness + 1, mode="wrap")
+        offsets = np.arange(max(-reach, previous - step), min(reach, previous + step) + 1)
+        at = rows[None, :] + offsets[:, None]
+        inside = (at.min(axis=1) >= 0) & (at.max(axis=1) < len(profile))
+        if not inside.any():
+            return None
+        offsets, weakest = offsets[inside], profile[at[inside]].min(axis=1)
+        strongest = weakest.max()
+        if strongest < _MIN_LINE_INK * width:
+            return None
+        return int(offsets[np.flatnonzero(weakest == strongest)[-1]])  # the last of equals, as before
 
     start = round((staff.left_x + staff.right_x - width) / 2)
     first = follow(start, 0)
