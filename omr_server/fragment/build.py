@@ -261,8 +261,8 @@ class _PageBuilder:
     def onsets_by_place(
         self, slots: list[StaffSlot], cells: list[StaffMeasure | None], expected: Fraction | None
     ) -> list[dict[int, Fraction]]:
-        """Per staff of the measure, the onsets its short voices take from the columns of the
-        system's full voices (`onsets.onsets_by_place`); nothing without positions."""
+        """Per staff of the measure, the onsets its short or overlong voices take from the columns
+        of the system's full voices (`onsets.onsets_by_place`); nothing without positions."""
         placed: list[dict[int, Fraction]] = [{} for _ in slots]
         if expected is None or any(slot.staff_id not in self.staves for slot in slots):
             return placed

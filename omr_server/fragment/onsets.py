@@ -7,6 +7,8 @@ so when one voice fills the metre exactly (its onsets can be trusted) and anothe
 each note of the short voice that stands in the column of a full voice's event may start at
 that event's onset: the lag it closes is a rest that was not printed or not read. Only forward
 jumps that the short voice's missing time covers are taken, so no voice ever overfills the bar.
+A voice that runs past the bar (a duration read too long) is pulled back the same way, by no
+more than its excess.
 The staves of a system share their columns, so a full voice of one staff also times the short
 voices of the others (a lower staff missing a rest under a full upper staff).
 """
@@ -81,24 +83,38 @@ def onsets_by_place(
     to_page: ToPage,
     reach: float,
 ) -> dict[int, Fraction]:
-    """For events of a staff's measure (indices into `events`) in voices shorter than `expected`
-    quarters, the later onset the system's full-voice `columns` say they start at (`reach`: page
-    pixels, `COLUMN_SPACES` of the staff's spaces); empty when nothing moves."""
+    """For events of a staff's measure (indices into `events`) in voices that do not fill
+    `expected` quarters exactly, the onset the system's full-voice `columns` say they start at
+    (`reach`: page pixels, `COLUMN_SPACES` of the staff's spaces); empty when nothing moves.
+
+    A short voice only moves forward, by at most the time it is missing (a rest not printed or
+    not read); a voice longer than the bar only moves back, by at most its excess (a duration
+    read too long), and never to or before its previous note's onset."""
     if expected is None or not columns:
         return {}
     timeline = _timeline(events)
     moved: dict[int, Fraction] = {}
     for voice, length in _lengths(timeline).items():
-        if length >= expected:
+        if length == expected:
             continue
-        missing, shift = expected - length, Fraction(0)
+        slack, shift = abs(expected - length), Fraction(0)
+        previous: Fraction | None = None
         for t in (t for t in timeline if t.voice == voice):
             onset = t.onset + shift
             target = _column_onset(to_page(t.x), columns, reach) if t.x is not None else None
-            if target is not None and onset < target <= onset + missing:
-                missing -= target - onset
+            if target is not None and _may_move(onset, target, slack, length < expected, previous):
+                slack -= abs(target - onset)
                 shift += target - onset
                 onset = target
             if shift:
                 moved[t.index] = onset
+            previous = onset
     return moved
+
+
+def _may_move(
+    onset: Fraction, target: Fraction, slack: Fraction, short: bool, previous: Fraction | None
+) -> bool:
+    if short:
+        return onset < target <= onset + slack
+    return onset - slack <= target < onset and (previous is None or target > previous)

@@ -70,6 +70,20 @@ def test_a_jump_is_taken_only_inside_the_missing_time_and_one_column() -> None:
     assert onsets_by_place(early, Fraction(4)) == {}
 
 
+def test_a_voice_read_too_long_is_pulled_back_within_its_excess() -> None:
+    upper = upper_voice()
+    # voice 2's first quarter read as a half: the bar runs a quarter over, and its later notes,
+    # each under a column of the upper voice, start a quarter early again from the second on
+    lower = [note("G", 40, "half", voice=2), *(note("A", 72 + 32 * k, voice=2) for k in range(3))]
+    assert onsets_by_place([*upper, *lower], Fraction(4)) == {5: Fraction(1), 6: Fraction(2), 7: Fraction(3)}
+    # back by no more than the excess, and never to or before the previous note's onset
+    far = [note("G", 104, "half", voice=2), note("A", 40, voice=2), note("B", 136, voice=2)]
+    assert onsets_by_place([*upper, *far], Fraction(4)) == {}
+    same = [note("G", 104, "half", voice=2, dots=1), note("A", 40, voice=2)]
+    same.append(note("B", 136, "half", voice=2, dots=1))
+    assert onsets_by_place([*upper, *same], Fraction(4)) == {}
+
+
 def placed_reading(symbols: list[StaffSymbol]) -> StaffTokens:
     """The staff's tokens with each note's column, as a model with a position head reads them."""
     tokens = symbols_to_tokens(symbols)
