@@ -2,7 +2,8 @@
 
 `etude bench omr` runs the in-process OMR pipeline (the same one the server streams from) over
 the bundled engraved PDF and over a real scan, and prints seconds per page, seconds per 10-staff
-page, pages/s, time to the first fragment, the mean inference batch size and peak RSS.
+page, pages/s, time to the first fragment, the mean inference batch size, the CPU time per 10 staves
+(this process and the PDF worker) and peak RSS.
 `etude bench cli` runs `etude transcribe` on the bundled PDF as a person would (a new process
 each time) and prints when its first line and first page appear, its wall time, and that wall
 time over the recognition time (from the document header to the last page).
@@ -80,6 +81,34 @@ def _default_scan() -> Path | str:
         return str(missing)
 
 
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of this process and every process under it (the PDF workers):
+    on a busy VM it moves less than wall time, so changes stay comparable within a session."""
+    import os
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone since it was listed
+            continue
+        pid = int(entry.name)
+        # utime and stime, and cutime and cstime (children it has reaped, as workers that ended)
+        parents[pid], used[pid] = int(fields[1]), sum(int(f) for f in fields[11:15]) / ticks
+    me, total = os.getpid(), 0.0
+    for pid, seconds in used.items():
+        ancestor = pid
+        while ancestor not in (me, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == me:
+            total += seconds
+    return total
+
+
 def _peak_rss_mib() -> float:
     import resource
 
@@ -125,7 +154,7 @@ async def _bench_document(engine: object, label: str, path: Path, args: argparse
     batches_before, staves_before = stats.batches, stats.staves
     stages_before = _stage_seconds()
     request = DocumentRequest(path.read_bytes(), args.dpi, 0, args.pages, path.name)
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), _cpu_seconds()
     first_fragment: float | None = None
     pages = staves = notes = 0
     async for event in engine.run(request):
@@ -135,7 +164,7 @@ async def _bench_document(engine: object, label: str, path: Path, args: argparse
             pages += 1
             staves += event.page.staff_count
             notes += len(event.page.notes)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_before
     batches = stats.batches - batches_before
     mean_batch = (stats.staves - staves_before) / batches if batches else 0.0
     per_page = elapsed / max(pages, 1)
@@ -150,7 +179,8 @@ async def _bench_document(engine: object, label: str, path: Path, args: argparse
     print(
         f"  stages (overlapping): rasterise+layout+crop {layout / max(pages, 1):.3f} s/page, "
         f"inference {infer:.2f} s in {batches} batches ({infer / max(batches, 1):.3f} s/batch), "
-        f"decode {decode / max(pages, 1):.3f} s/page"
+        f"decode {decode / max(pages, 1):.3f} s/page; CPU {cpu / max(staves, 1) * 10:.3f} s per 10 staves "
+        f"({cpu / elapsed:.2f} cores busy)"
     )
 
 

@@ -319,43 +319,65 @@ class StaffRecognizer:
     ) -> list[StaffReading]:
         """`readings` of `images` with each bar that does not fill the staff's `expected` bar
         length (quarters; None: unknown, left as read) re-read (recognition/reread.py), in
-        at most `searches` bar searches (default: no limit but the per-staff one) given first to
-        the staves with the fewest misfit bars, whose readings are the most trustworthy."""
-        m = self.manifest
+        about `searches` bar searches (default: no limit but the per-staff one) given first to
+        the staves with the fewest misfit bars, whose readings are the most trustworthy.
+
+        Each staff is searched on its own, two or more at once (the decoder pool): its share of
+        `searches` is set before any is searched, from the misfit bars of the staves before it,
+        so a reading does not depend on which staff finishes first."""
         out = list(readings)
         unread = [i for i, r in enumerate(readings) if r.state is None]
         encoded, _ = self._encode([images[i] for i in unread]) if unread else ((), [])
         left = len(readings) * MAX_BARS_PER_STAFF if searches is None else searches
         known = {i: length for i, length in enumerate(expected) if length is not None}
         misfits = {i: misfit_bars(readings[i].symbols, length) for i, length in known.items()}
+        shares: list[tuple[int, int]] = []  # (staff, searches it may make)
         for i in sorted(known, key=lambda i: misfits[i]):
-            reading, length = readings[i], known[i]
-            if left <= 0 or any(t not in self._ids for t in reading.tokens):
+            if left <= 0:
+                break
+            if any(t not in self._ids for t in readings[i].tokens):
                 continue
+            share = min(left, MAX_BARS_PER_STAFF)
+            shares.append((i, share))
+            left -= min(misfits[i], share)
+
+        def search(staff: tuple[int, int]) -> StaffReading | None:
+            i, share = staff
+            reading = readings[i]
             state = reading.state
             if state is None:  # read elsewhere: encode now, and decoding starts from an empty cache
                 cross = _staff_cross(encoded, unread.index(i))
                 empty = self._empty_cache(1, cross[0].dtype)
                 state = DecoderState(cross, empty, empty)
-            staff = StaffRereader(
-                self._step,
-                (state.cross[0], state.cross[1], state.cross[2]),
-                m.vocabulary,
-                m.bos_id,
-                m.eos_id,
-                min(token_budget(images[i].shape[1]), m.max_tokens - 1),
-                self.reread_beams,
-                max_searches=left,
-            )
-            ids = [self._ids[t] for t in reading.tokens]
-            xs = reading.token_x or [math.nan] * len(ids)
-            new_ids, new_probs, new_xs, fixed, searched = staff.reread(
-                ids, list(reading.token_probs), list(xs), length, state.past_k, state.past_v
-            )
-            left -= searched
-            if fixed:
-                out[i] = self._reading(new_ids, new_probs, new_xs)
+            return self._reread_staff(images[i], reading, state, known[i], share)
+
+        for (i, _), reading in zip(shares, self._decode_pool.map(search, shares), strict=True):
+            if reading is not None:
+                out[i] = reading
         return out
+
+    def _reread_staff(
+        self, image: np.ndarray, reading: StaffReading, state: DecoderState, length: Fraction, searches: int
+    ) -> StaffReading | None:
+        """One staff's reading with its misfit bars re-read in at most `searches` bar searches;
+        None when no bar was replaced."""
+        m = self.manifest
+        staff = StaffRereader(
+            self._step,
+            (state.cross[0], state.cross[1], state.cross[2]),
+            m.vocabulary,
+            m.bos_id,
+            m.eos_id,
+            min(token_budget(image.shape[1]), m.max_tokens - 1),
+            self.reread_beams,
+            max_searches=searches,
+        )
+        ids = [self._ids[t] for t in reading.tokens]
+        xs = reading.token_x or [math.nan] * len(ids)
+        new_ids, new_probs, new_xs, fixed, _ = staff.reread(
+            ids, list(reading.token_probs), list(xs), length, state.past_k, state.past_v
+        )
+        return self._reading(new_ids, new_probs, new_xs) if fixed else None
 
 
 def _staff_cross(cross: Cross, i: int, copy: bool = False) -> Cross:

@@ -43,8 +43,10 @@ DEFAULT_REREAD_BEAMS = 4
 # the scan tiers (0.5.0, session 7): 0.5 searches per staff left most misfit bars unsearched
 # (piano-scan 0.8414, beethoven-scan 0.7887); 1.0 gives 0.8672 / 0.8037 and 2.0 0.8722 / 0.8075,
 # at 0.82-0.92 and 0.87-1.03 s per 10 staves on the benchmark scan (target 1.0; 0.5: 0.77-0.93).
+# With 0.6.0 (session 11) 1.0 read 0.8776 / 0.8707, 2.0 0.8852 / 0.8788 and 3.0 0.8853 / 0.8785:
+# two searches per staff, about 4% more time per page on the benchmark scan.
 MAX_BARS_PER_STAFF = 6
-PAGE_SEARCHES_PER_STAFF = 1.0
+PAGE_SEARCHES_PER_STAFF = 2.0
 MIN_PAGE_SEARCHES = 8
 
 # (token (N, 1), position, past_k, past_v, cross_k, cross_v, cross_bias)
