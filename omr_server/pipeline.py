@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Protocol
 
 import numpy as np
@@ -33,6 +34,7 @@ from omr_server.pages.worker import PdfWorker, WorkerLimits
 from omr_server.settings import OmrSettings
 from omr_server.staves.layout import PageLayout
 from recognition.loader import model_digest
+from recognition.meter import last_metre
 
 SERVICE_VERSION = "0.1.0"
 
@@ -46,7 +48,7 @@ class Recognizer(Protocol):
     def providers(self) -> Sequence[str]: ...
     def recognize(self, images: Sequence[np.ndarray]) -> Sequence[TokenReading]: ...
     def reread_page(
-        self, images: Sequence[np.ndarray], readings: Sequence[Any]
+        self, images: Sequence[np.ndarray], readings: Sequence[Any], carried: Fraction | None = None
     ) -> Sequence[TokenReading]: ...
 
 
@@ -217,10 +219,16 @@ class OmrEngine:
         tasks: list[asyncio.Task[_PageWork]] = []
 
         async def feed() -> None:
+            loop = asyncio.get_running_loop()
+            metre: asyncio.Future[Fraction | None] = loop.create_future()
+            metre.set_result(None)  # nothing is in force before the first page
             for page_index in selection.indices:
                 await window.acquire()
                 laid_out = asyncio.Event()
-                task = asyncio.create_task(self._read_page(worker, page_index, dpi, laid_out))
+                metre_after: asyncio.Future[Fraction | None] = loop.create_future()
+                read = self._read_page(worker, page_index, dpi, laid_out, (metre, metre_after))
+                task = asyncio.create_task(read)
+                metre = metre_after
                 tasks.append(task)
                 started.put_nowait(task)
                 await (asyncio.wait([task]) if page_index == selection.indices[0] else laid_out.wait())
@@ -249,21 +257,35 @@ class OmrEngine:
             await asyncio.gather(feeder, *tasks, return_exceptions=True)
 
     async def _read_page(
-        self, worker: PdfWorker, page_index: int, dpi: int, laid_out: asyncio.Event
+        self,
+        worker: PdfWorker,
+        page_index: int,
+        dpi: int,
+        laid_out: asyncio.Event,
+        metres: tuple[asyncio.Future[Fraction | None], asyncio.Future[Fraction | None]],
     ) -> _PageWork:
+        """Lay out, read and re-read one page. `metres`: the bar length in force before the page
+        (set by the previous page once it is read) and after it (set here, for the next page)."""
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
+        before, after = metres
         try:
-            page = await worker.lay_out(page_index, dpi, self.recognizer.input_height)
+            try:
+                page = await worker.lay_out(page_index, dpi, self.recognizer.input_height)
+            finally:
+                laid_out.set()
+            layout, crops = page.layout, page.crops
+            metrics.LAYOUT_SECONDS.observe(time.perf_counter() - started)
+            readings: Sequence[TokenReading] = await self.batcher.submit(crops)
+            carried = await before
+            after.set_result(last_metre([r.symbols for r in readings], carried))
         finally:
-            laid_out.set()
-        layout, crops = page.layout, page.crops
-        metrics.LAYOUT_SECONDS.observe(time.perf_counter() - started)
-        readings: Sequence[TokenReading] = await self.batcher.submit(crops)
+            if not after.done():  # this page failed: the document ends with it
+                after.cancel()
         if self.settings.reread_beams:
-            # Bars that do not fill the metre are re-read knowing the page's time signature.
+            # Bars that do not fill the metre are re-read knowing the time signature in force.
             reread = self.recognizer.reread_page
-            readings = await loop.run_in_executor(self._layout_pool, reread, crops, readings)
+            readings = await loop.run_in_executor(self._layout_pool, reread, crops, readings, carried)
         return _PageWork(layout, readings, started, page.curved)
 
 

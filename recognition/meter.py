@@ -55,15 +55,30 @@ def misfit_bars(symbols: Sequence[StaffSymbol], expected: Fraction) -> int:
     return sum(1 for length, timed in bars if length is not None and not timed and length != expected)
 
 
-def page_bar_lengths(staves: Sequence[Sequence[StaffSymbol]]) -> list[Fraction | None]:
+def page_bar_lengths(
+    staves: Sequence[Sequence[StaffSymbol]], carried: Fraction | None = None
+) -> list[Fraction | None]:
     """The bar length each staff of a page (in reading order) should have: its own time signature,
     else the last one an earlier staff of the page showed, else the length most bars of the page
-    share (a page that continues a piece shows no time signature), else unknown."""
+    share (a page that continues a piece shows no time signature), else `carried` (the bar length
+    in force where the previous page ended), else unknown.
+
+    The page's own bars come before `carried`: a time signature misread earlier (or a change of
+    metre whose new signature was missed) would otherwise set every bar of the page against the
+    metre. Where the bars agree on no length (every bar misread alike, or a page of varied
+    rhythms), the metre in force is the best guess left."""
     usual = usual_length([bar for symbols in staves for bar in bar_lengths(symbols)])
     current: Fraction | None = None
     lengths: list[Fraction | None] = []
     for symbols in staves:
         own = metre_length(symbols)
-        lengths.append(own or current or usual)
+        lengths.append(own or current or usual or carried)
         current = own or current
     return lengths
+
+
+def last_metre(staves: Sequence[Sequence[StaffSymbol]], carried: Fraction | None = None) -> Fraction | None:
+    """The bar length in force after a page's staves (in reading order): the last time signature
+    they show, else `carried`."""
+    shown = [length for symbols in staves if (length := metre_length(symbols)) is not None]
+    return shown[-1] if shown else carried

@@ -289,11 +289,15 @@ class StaffRecognizer:
         return readings
 
     def reread_page(
-        self, images: Sequence[np.ndarray], readings: Sequence[StaffReading]
+        self,
+        images: Sequence[np.ndarray],
+        readings: Sequence[StaffReading],
+        carried: Fraction | None = None,
     ) -> list[StaffReading]:
         """The readings of one page's staves (in reading order) with every bar that does not fill
-        the metre re-read (recognition/reread.py); unchanged with `reread_beams` = 0."""
-        expected = page_bar_lengths([r.symbols for r in readings])
+        the metre re-read (recognition/reread.py); unchanged with `reread_beams` = 0. `carried`:
+        the bar length (quarters) in force where the previous page ended, if known."""
+        expected = page_bar_lengths([r.symbols for r in readings], carried)
         misfit = [
             i
             for i, (r, length) in enumerate(zip(readings, expected, strict=True))

@@ -4,6 +4,7 @@ from fractions import Fraction
 
 from recognition.meter import (
     bar_lengths,
+    last_metre,
     misfit_bars,
     page_bar_lengths,
     usual_length,
@@ -58,3 +59,27 @@ def test_a_page_without_a_time_signature_expects_the_length_most_of_its_bars_hav
     ]
     assert page_bar_lengths(page) == [Fraction(2), Fraction(2)]
     assert page_bar_lengths([symbols("pos:0 dur:half bar pos:0 dur:quarter bar")]) == [None]
+
+
+def test_a_page_whose_bars_agree_on_no_length_expects_the_metre_in_force_before_it():
+    # unmarked triplets read as plain eighths (6 quarters) in some bars, as triplets in others
+    eighths, triplets = " ".join(["pos:0 dur:eighth"] * 12), " ".join(["pos:0 dur:eighth tup:3/2"] * 12)
+    page = [
+        symbols(f"clef:G2 {eighths} bar {triplets} bar"),
+        symbols(f"clef:F4 {eighths} bar {triplets} bar"),
+    ]
+    assert page_bar_lengths(page) == [None, None]
+    assert page_bar_lengths(page, carried=Fraction(4)) == [Fraction(4), Fraction(4)]
+    # where most bars share a length, it stands (a misread signature is not carried on)
+    even = [symbols("clef:G2 pos:0 dur:half bar pos:0 dur:half bar pos:0 dur:quarter bar")]
+    assert page_bar_lengths(even, carried=Fraction(9, 2)) == [Fraction(2)]
+    changed = [symbols("clef:G2 time:3/4 pos:0 dur:half. bar"), *page]
+    assert page_bar_lengths(changed, carried=Fraction(2)) == [Fraction(3)] * 3
+
+
+def test_the_last_time_signature_of_a_page_is_carried_to_the_next():
+    plain = symbols("clef:G2 pos:0 dur:half bar")
+    assert last_metre([plain], carried=Fraction(2)) == Fraction(2)
+    assert last_metre([plain]) is None
+    shown = [symbols("clef:G2 time:3/4 pos:0 dur:half. bar"), plain, symbols("time:6/8 pos:0 dur:half. bar")]
+    assert last_metre(shown, carried=Fraction(2)) == Fraction(3)

@@ -1,0 +1,36 @@
+"""A page that shows no time signature is re-read against the one in force where the last page ended."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from omr_server.pipeline import DocumentRequest, OmrEngine
+from recognition.meter import last_metre
+from tests.omr.conftest import requires_model, server_settings
+from tests.omr.pdfs import piano_pdf
+
+
+@requires_model
+async def test_each_page_is_reread_with_the_metre_the_page_before_left_in_force() -> None:
+    engine = await OmrEngine.load(server_settings())
+    reread_page = engine.recognizer.reread_page
+    calls: list[tuple[Fraction | None, Fraction | None]] = []  # (carried in, in force after)
+
+    def recording(images: Sequence[np.ndarray], readings: Sequence[Any], carried: Fraction | None = None):
+        calls.append((carried, last_metre([r.symbols for r in readings], carried)))
+        return reread_page(images, readings, carried)
+
+    engine.recognizer.reread_page = recording  # type: ignore[method-assign]
+    try:
+        events = [event async for event in engine.run(DocumentRequest(piano_pdf(60)))]
+    finally:
+        await engine.close()
+    assert sum(event.WhichOneof("event") == "page" for event in events) == 2
+    (first_in, first_out), (second_in, _) = calls
+    assert first_in is None  # nothing is in force before the first page
+    assert first_out == Fraction(4)  # the piece's 4/4, read on the first page
+    assert second_in == first_out
