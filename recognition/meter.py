@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from recognition.symbols import BarlineSymbol, NoteSymbol, RestSymbol, StaffSymbol, TimeSymbol
+from recognition.vocabulary import tokens_to_symbols
 
 
 def bar_lengths(symbols: Sequence[StaffSymbol]) -> list[tuple[Fraction | None, bool]]:
@@ -82,3 +83,46 @@ def last_metre(staves: Sequence[Sequence[StaffSymbol]], carried: Fraction | None
     they show, else `carried`."""
     shown = [length for symbols in staves if (length := metre_length(symbols)) is not None]
     return shown[-1] if shown else carried
+
+
+def misread_metres(staves: Sequence[Sequence[StaffSymbol]]) -> dict[int, Fraction]:
+    """Staves of a page (indices in reading order) whose time signature the bars it governs
+    contradict, with the length those bars share instead: under a quarter of at least four
+    governed bars (the staff's own after the signature, then the following staves' until one
+    shows a signature) fill it, and over half share another length. A time signature is a few
+    small digits, and the model can misread them (3/8 as 9/8); a real change of metre is
+    followed by bars of the new length."""
+    out: dict[int, Fraction] = {}
+    for i, symbols in enumerate(staves):
+        shown = metre_length(symbols)
+        if shown is None:
+            continue
+        governed = _bars_after_time(symbols)
+        for later in staves[i + 1 :]:
+            if metre_length(later) is not None:
+                break
+            governed += [length for length, _ in bar_lengths(later) if length]
+        if len(governed) < 4 or sum(length == shown for length in governed) * 4 >= len(governed):
+            continue
+        usual, count = Counter(governed).most_common(1)[0]
+        if count * 2 > len(governed):
+            out[i] = usual
+    return out
+
+
+def _bars_after_time(symbols: Sequence[StaffSymbol]) -> list[Fraction]:
+    """The lengths of a staff's bars after its last time signature (not the bar it opens: a
+    pick-up may)."""
+    last = max(i for i, s in enumerate(symbols) if isinstance(s, TimeSymbol))
+    return [length for length, timed in bar_lengths(symbols[last:]) if length and not timed]
+
+
+def time_tokens_by_length(vocabulary: Sequence[str]) -> dict[Fraction, list[str]]:
+    """The vocabulary's time signature tokens by the bar length (quarters) each asks for."""
+    out: dict[Fraction, list[str]] = {}
+    for token in vocabulary:
+        if token.startswith("time:"):
+            length = metre_length(tokens_to_symbols([token]))
+            if length is not None:
+                out.setdefault(length, []).append(token)
+    return out

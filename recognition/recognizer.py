@@ -15,10 +15,11 @@ import numpy as np
 import onnxruntime as ort
 
 from recognition.manifest import ModelManifest, load_manifest
-from recognition.meter import misfit_bars, page_bar_lengths
+from recognition.meter import misfit_bars, misread_metres, page_bar_lengths, time_tokens_by_length
 from recognition.reread import (
     DEFAULT_REREAD_BEAMS,
     MAX_BARS_PER_STAFF,
+    MAX_FIX_COST,
     MIN_PAGE_SEARCHES,
     PAGE_SEARCHES_PER_STAFF,
     StaffRereader,
@@ -122,6 +123,7 @@ class StaffRecognizer:
         self._decode_pool = ThreadPoolExecutor(max_workers=DECODE_WORKERS, thread_name_prefix="staff-decode")
         # Models trained with a position head (training/position.py) say where each token is.
         self.has_positions = POSITION_OUTPUT in {o.name for o in decoder.get_outputs()}
+        self._time_tokens = time_tokens_by_length(manifest.vocabulary)
 
     @classmethod
     def load(
@@ -297,6 +299,9 @@ class StaffRecognizer:
         """The readings of one page's staves (in reading order) with every bar that does not fill
         the metre re-read (recognition/reread.py); unchanged with `reread_beams` = 0. `carried`:
         the bar length (quarters) in force where the previous page ended, if known."""
+        if self.reread_beams < 1:
+            return list(readings)
+        readings = self.metres_reread(readings)
         expected = page_bar_lengths([r.symbols for r in readings], carried)
         misfit = [
             i
@@ -304,7 +309,7 @@ class StaffRecognizer:
             if length is not None and misfit_bars(r.symbols, length)
         ]
         out = list(readings)
-        if not misfit or self.reread_beams < 1:
+        if not misfit:
             return out
         budget = max(MIN_PAGE_SEARCHES, math.ceil(PAGE_SEARCHES_PER_STAFF * len(readings)))
         reread = self.reread(
@@ -312,6 +317,32 @@ class StaffRecognizer:
         )
         for i, reading in zip(misfit, reread, strict=True):
             out[i] = reading
+        return out
+
+    def metres_reread(self, readings: Sequence[StaffReading]) -> list[StaffReading]:
+        """The page's `readings` with each time signature that its bars contradict
+        (`meter.misread_metres`) read again as the most probable one of the length they share,
+        when that costs at most `MAX_FIX_COST` in log-probability more than the one read."""
+        out = list(readings)
+        for i, length in misread_metres([r.symbols for r in readings]).items():
+            reading = readings[i]
+            candidates = [self._ids[t] for t in self._time_tokens.get(length, ())]
+            at = max(k for k, t in enumerate(reading.tokens) if t.startswith("time:"))
+            state = reading.state
+            if state is None or not candidates or any(t not in self._ids for t in reading.tokens):
+                continue
+            m = self.manifest
+            cross = (state.cross[0], state.cross[1], state.cross[2])
+            staff = StaffRereader(self._step, cross, m.vocabulary, m.bos_id, m.eos_id, m.max_tokens - 1, 1)
+            ids = [self._ids[t] for t in reading.tokens]
+            token, log_p = max(
+                staff.alternatives(ids, at, state.past_k, state.past_v, candidates), key=lambda a: a[1]
+            )
+            if log_p < math.log(max(reading.token_probs[at], 1e-12)) - MAX_FIX_COST:
+                continue
+            ids[at] = token
+            probs = [*reading.token_probs[:at], math.exp(log_p), *reading.token_probs[at + 1 :]]
+            out[i] = self._reading(ids, probs, reading.token_x or [math.nan] * len(ids), state)
         return out
 
     def reread(

@@ -282,6 +282,15 @@ class StaffRereader:
         added = len(best.ids) - (bar.end + 1 - bar.start)
         return best if best.score >= greedy - MAX_IMPLIED_COST * added else None
 
+    def alternatives(
+        self, ids: list[int], at: int, past_k: np.ndarray, past_v: np.ndarray, candidates: Sequence[int]
+    ) -> list[tuple[int, float]]:
+        """Each of `candidates` in place of token `at` of `ids`, with its log-probability there;
+        `past_k`/`past_v`: the cache greedy decoding left over <bos> and at least `ids[:at]`."""
+        cache = _Cache(past_k, past_v).first(at)
+        read = self.score_bars(ids[:at], cache, [[c] for c in candidates])
+        return [(c, r.score) for c, r in zip(candidates, read, strict=True)]
+
     def score_bars(self, prefix: list[int], cache: _Cache, bars: Sequence[list[int]]) -> list[BarReading]:
         """Each of `bars` (token ids through a barline) read after `prefix`, whose cache (all but
         its last token) is given, with its log-probability, token probabilities and columns:

@@ -6,7 +6,9 @@ from recognition.meter import (
     bar_lengths,
     last_metre,
     misfit_bars,
+    misread_metres,
     page_bar_lengths,
+    time_tokens_by_length,
     usual_length,
 )
 from recognition.vocabulary import tokens_to_symbols
@@ -83,3 +85,27 @@ def test_the_last_time_signature_of_a_page_is_carried_to_the_next():
     assert last_metre([plain]) is None
     shown = [symbols("clef:G2 time:3/4 pos:0 dur:half. bar"), plain, symbols("time:6/8 pos:0 dur:half. bar")]
     assert last_metre(shown, carried=Fraction(2)) == Fraction(3)
+
+
+def test_a_time_signature_that_its_bars_contradict_is_named_with_the_length_they_share():
+    bars = " bar ".join(["pos:0 dur:quarter pos:0 dur:eighth"] * 3)  # 3/8 bars
+    page = [
+        symbols(f"clef:G2 time:9/8 pos:0 dur:quarter pos:0 dur:eighth bar {bars} bar"),
+        symbols(f"{bars} bar"),
+    ]
+    assert misread_metres(page) == {0: Fraction(3, 2)}
+    # a change of metre followed by bars of its length, and a signature with too few bars, stand
+    change = [symbols(f"clef:G2 pos:0 dur:half bar time:3/8 {bars} bar"), symbols(f"{bars} bar")]
+    assert misread_metres(change) == {}
+    assert misread_metres([symbols("clef:G2 time:9/8 pos:0 dur:quarter bar pos:0 dur:quarter bar")]) == {}
+    # a later signature governs the staves after it, not the first one
+    later = [symbols(f"clef:G2 time:3/8 {bars} bar"), symbols(f"time:9/8 {bars} bar {bars} bar")]
+    assert misread_metres(later) == {1: Fraction(3, 2)}
+
+
+def test_time_tokens_are_grouped_by_the_bar_length_they_ask_for():
+    groups = time_tokens_by_length(["pos:0", "time:3/8", "time:6/16", "time:4/4", "time:C", "time:C/"])
+    assert groups == {
+        Fraction(3, 2): ["time:3/8", "time:6/16"],
+        Fraction(4): ["time:4/4", "time:C", "time:C/"],
+    }

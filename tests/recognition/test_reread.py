@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from recognition.manifest import default_model_dir
-from recognition.meter import misfit_bars, page_bar_lengths
+from recognition.meter import misfit_bars, misread_metres, page_bar_lengths
 from recognition.recognizer import StaffRecognizer
 from recognition.reread import MAX_FIX_COST, Bar, StaffRereader, misfit_bar_spans
 from tests.example_staves import example_staves
@@ -142,3 +142,38 @@ def test_rereading_only_touches_staves_whose_bars_do_not_add_up():
                 assert after.tokens == before.tokens
     assert misfits_before > 0, "no misread bar left in the example: pick staves this model misreads"
     assert misfits_after <= misfits_before
+
+
+def test_alternatives_score_each_candidate_in_place_of_one_token():
+    script = {"": {"pos:0": 0.9, "tup:3/2": 0.1}, "pos:0": {"dur:half": 0.6, "dur:quarter": 0.4}}
+    keys = np.zeros((1, 1, 1, 4, 1), np.float32)
+    cross = (keys, keys.copy(), np.zeros((1, 1, 1, 4), np.float32))
+    staff = StaffRereader(scripted_step(script), cross, VOCAB, BOS, EOS, budget=40, beams=1)
+    ids = [VOCAB.index(t) for t in ["pos:0", "dur:half", "bar"]]
+    cache = np.array([BOS, *ids], np.float32).reshape(1, 1, 1, -1, 1)  # the scripted cache: tokens fed
+    scored = staff.alternatives(ids, 1, cache, cache.copy(), [VOCAB.index("dur:quarter"), VOCAB.index("bar")])
+    assert [(VOCAB[t], round(float(np.exp(lp)), 3)) for t, lp in scored] == [
+        ("dur:quarter", 0.4),
+        ("bar", 0.0),
+    ]
+
+
+@needs_model
+def test_a_time_signature_its_bars_contradict_is_read_again_at_their_length():
+    recognizer = StaffRecognizer.load(MODEL_DIR)
+    staves = example_staves(page=0)
+    greedy = recognizer.recognize(staves)
+    first = greedy[0]
+    at = next(k for k, t in enumerate(first.tokens) if t.startswith("time:"))
+    assert first.tokens[at] == "time:4/4"
+    # as if the model had read 4/4 as 9/8 (by a little): every bar then contradicts it
+    misread = [*first.tokens[:at], "time:9/8", *first.tokens[at + 1 :]]
+    probs = [*first.token_probs[:at], 0.5, *first.token_probs[at + 1 :]]
+    wrong = recognizer._reading(
+        [recognizer._ids[t] for t in misread], probs, first.token_x or [], first.state
+    )
+    page = [wrong, *greedy[1:]]
+    assert misread_metres([r.symbols for r in page]) == {0: Fraction(4)}
+    fixed = recognizer.metres_reread(page)
+    assert fixed[0].tokens[at] in {"time:4/4", "time:C"}
+    assert fixed[1:] == page[1:]
