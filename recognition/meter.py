@@ -101,20 +101,20 @@ def misread_metres(staves: Sequence[Sequence[StaffSymbol]]) -> dict[int, Fractio
         for later in staves[i + 1 :]:
             if metre_length(later) is not None:
                 break
-            governed += [length for length, _ in bar_lengths(later) if length]
-        if len(governed) < 4 or sum(length == shown for length in governed) * 4 >= len(governed):
+            governed += [bar for bar in bar_lengths(later) if bar[0]]
+        if len(governed) < 4 or sum(length == shown for length, _ in governed) * 4 >= len(governed):
             continue
-        usual, count = Counter(governed).most_common(1)[0]
-        if count * 2 > len(governed):
+        usual = usual_length(governed)
+        if usual is not None:
             out[i] = usual
     return out
 
 
-def _bars_after_time(symbols: Sequence[StaffSymbol]) -> list[Fraction]:
-    """The lengths of a staff's bars after its last time signature (not the bar it opens: a
-    pick-up may)."""
+def _bars_after_time(symbols: Sequence[StaffSymbol]) -> list[tuple[Fraction | None, bool]]:
+    """A staff's bars after its last time signature (not the bar it opens: a pick-up may), full-
+    measure rests left out."""
     last = max(i for i, s in enumerate(symbols) if isinstance(s, TimeSymbol))
-    return [length for length, timed in bar_lengths(symbols[last:]) if length and not timed]
+    return [(length, timed) for length, timed in bar_lengths(symbols[last:]) if length and not timed]
 
 
 def time_tokens_by_length(vocabulary: Sequence[str]) -> dict[Fraction, list[str]]:
