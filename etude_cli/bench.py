@@ -85,7 +85,11 @@ def _cpu_seconds() -> float:
     """CPU time (user + system) of this process and every process under it (the PDF workers):
     on a busy VM it moves less than wall time, so changes stay comparable within a session."""
     import os
+    import resource
 
+    if not Path("/proc").is_dir():  # not Linux: this process and the children it has reaped
+        own, reaped = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
     ticks = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     used: dict[int, float] = {}
