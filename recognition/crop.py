@@ -40,8 +40,12 @@ def crop_staff(
     *,
     height: int = DEFAULT_HEIGHT,
     max_width: int | None = None,
+    row_shift: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Crop and rescale one staff of a grayscale page (uint8, 255 = paper) to the model input."""
+    """Crop and rescale one staff of a grayscale page (uint8, 255 = paper) to the model input.
+
+    `row_shift`: for a bowed staff, how many rows below the given line rows its lines run at
+    each page column (one value per column of the page); the crop then follows them."""
     if page.ndim != 2:
         raise ValueError(f"page must be a 2-D grayscale array, got shape {page.shape}")
     if not bottom_line_y > top_line_y:
@@ -62,11 +66,10 @@ def crop_staff(
     # Copy the window (plus a margin for the filter) onto blank paper, so it may overhang the page.
     x0, y0 = math.floor(src_left) - 2, math.floor(src_top) - 2
     x1, y1 = math.ceil(src_right) + 2, math.ceil(src_bottom) + 2
-    window = np.zeros((y1 - y0, x1 - x0), np.uint8)  # ink > 0, paper = 0
-    page_h, page_w = page.shape
-    cy0, cy1, cx0, cx1 = max(y0, 0), min(y1, page_h), max(x0, 0), min(x1, page_w)
-    if cy1 > cy0 and cx1 > cx0:
-        window[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = 255 - page[cy0:cy1, cx0:cx1]
+    if row_shift is None:
+        window = _window(page, y0, y1, x0, x1)
+    else:
+        window = _shifted_window(page, y0, y1, x0, x1, row_shift)
     out = Image.fromarray(window).resize(
         (width, height),
         resample=Image.Resampling.BILINEAR,
@@ -74,6 +77,31 @@ def crop_staff(
         reducing_gap=None,
     )
     return np.asarray(out, dtype=np.float32) / 255.0
+
+
+def _window(page: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """Rows y0:y1 and columns x0:x1 of the page as ink (> 0) on paper (0), blank off the page."""
+    window = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    page_h, page_w = page.shape
+    cy0, cy1, cx0, cx1 = max(y0, 0), min(y1, page_h), max(x0, 0), min(x1, page_w)
+    if cy1 > cy0 and cx1 > cx0:
+        window[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = 255 - page[cy0:cy1, cx0:cx1]
+    return window
+
+
+def _shifted_window(
+    page: np.ndarray, y0: int, y1: int, x0: int, x1: int, row_shift: np.ndarray
+) -> np.ndarray:
+    """`_window` with each column taken `row_shift` rows lower (rounded: the crop shrinks the
+    page two- to threefold, so a pixel's rounding is lost in it)."""
+    page_h, page_w = page.shape
+    columns = np.arange(x0, x1)
+    on_page = (columns >= 0) & (columns < page_w)
+    shifts = np.rint(row_shift[np.clip(columns, 0, len(row_shift) - 1)]).astype(np.int64)
+    rows = np.arange(y0, y1)[:, None] + shifts[None, :]
+    inside = (rows >= 0) & (rows < page_h) & on_page[None, :]
+    ink = 255 - page[np.clip(rows, 0, page_h - 1), np.clip(columns, 0, page_w - 1)[None, :]]
+    return np.where(inside, ink, 0).astype(np.uint8)
 
 
 def _horizontal_map(

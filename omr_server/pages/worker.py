@@ -33,10 +33,8 @@ from omr_server.pages.images import ImageDocument, open_images, page_image
 from omr_server.pages.metadata import read_metadata
 from omr_server.pages.rasterise import rasterise_page
 from omr_server.pages.validate import PageSelection, PdfLimits, check_pixel_budget, open_pdf, select_pages
-from omr_server.staves.binarize import ink_mask
-from omr_server.staves.curvature import curved_staves
 from omr_server.staves.layout import PageLayout
-from recognition.crop import crop_staff
+from omr_server.staves.straighten import straight_crops
 
 _MIB = 1024 * 1024
 WORKER_NAME = "omr-pdf-worker"
@@ -223,10 +221,7 @@ class _Document:
                 staves=str(len(staves)),
                 limit=str(self.limits.max_staves_per_page),
             )
-        crops = [
-            crop_staff(layout.image, s.top, s.bottom, s.left_x, s.right_x, height=crop_height) for s in staves
-        ]
-        curved = curved_staves(ink_mask(layout.image), staves, layout.metrics) if staves else []
+        layout, crops, curved = straight_crops(layout, crop_height)
         # Only the shape of the page goes back; the parent rebuilds a stand-in of it.
         height, width = layout.image.shape
         blank = replace(layout, image=np.zeros((0, 0), np.uint8))

@@ -35,6 +35,11 @@ _MIN_LINE_INK = 0.3  # of a segment's width, on each of the five lines, for the 
 class StaffBend:
     bend: float  # peak-to-peak vertical drift of the lines, in staff spaces
     kept: float  # the detected staff's width over the width its lines run (at most 1)
+    # Where the lines run: (page column of a segment's middle, rows below the detected lines),
+    # left to right; empty when the lines could not be followed.
+    path: tuple[tuple[float, int], ...] = ()
+    # The page columns the lines were followed over (a segment past the staff's ends included).
+    run: tuple[int, int] = (0, 0)
 
     @property
     def too_curved(self) -> bool:
@@ -74,6 +79,7 @@ def staff_bend(ink: np.ndarray, staff: Staff, metrics: StaffMetrics) -> StaffBen
     if first is None:
         return StaffBend(0.0, 1.0)
     offsets = [first]
+    path = [(start + width / 2, first)]
     reached = [start, start + width]  # columns the lines were followed over
     for direction in (1, -1):
         left, previous = start + direction * width, first
@@ -82,12 +88,14 @@ def staff_bend(ink: np.ndarray, staff: Staff, metrics: StaffMetrics) -> StaffBen
             if found is None:
                 break
             offsets.append(found)
+            path.append((left + width / 2, found))
             reached.append(left if direction < 0 else left + width)
             left, previous = left + direction * width, found
     # A segment half past the staff's end still holds enough ink: one segment allowed for.
     run = max(reached) - min(reached) - width
     kept = min(1.0, (staff.right_x - staff.left_x) / run) if run > 0 else 1.0
-    return StaffBend((max(offsets) - min(offsets)) / interline, kept)
+    bend = (max(offsets) - min(offsets)) / interline
+    return StaffBend(bend, kept, tuple(sorted(path)), (min(reached), max(reached)))
 
 
 def curved_staves(

@@ -34,7 +34,7 @@ import music21 as m21
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from recognition.crop import DEFAULT_HEIGHT, crop_staff
+from recognition.crop import DEFAULT_HEIGHT
 from recognition.loader import load_recognizer
 from recognition.manifest import default_model_dir
 from recognition.recognizer import StaffRecognizer
@@ -221,17 +221,14 @@ def read_scan(pdf: Path, recognizer: StaffRecognizer) -> Iterator[ReadSystem]:
 
     from omr_server.pages.rasterise import rasterise_page
     from omr_server.staves.detect import detect_layout
+    from omr_server.staves.straighten import straight_crops
 
     document = pdfium.PdfDocument(str(pdf))
     try:
         for page in range(len(document)):
             layout = detect_layout(rasterise_page(document, page, DPI))
-            height = recognizer.input_height
-            # the crops of omr_server.pipeline (OmrEngine._layout_and_crops)
-            crops = [
-                crop_staff(layout.image, s.top, s.bottom, s.left_x, s.right_x, height=height)
-                for s in layout.staves
-            ]
+            # the crops of omr_server.pages.worker (PdfWorker.lay_out): bowed staves followed
+            layout, crops, _ = straight_crops(layout, recognizer.input_height)
             readings = []
             for first in range(0, len(crops), 16):
                 readings += recognizer.recognize(crops[first : first + 16])
