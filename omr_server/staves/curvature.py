@@ -28,6 +28,9 @@ MAX_BOW_INTERLINES = 0.2
 MIN_KEPT = 0.85
 _SEGMENT_INTERLINES = 4  # segment width
 _REACH_INTERLINES = 4  # how far the comb may drift in all
+# How far the comb may move from one segment to the next: a bow drifts a tenth of a staff space
+# per segment; half a space let it slip onto a beam or ledger line beside the lines.
+_STEP_INTERLINES = 0.25
 _MIN_LINE_INK = 0.3  # of a segment's width, on each of the five lines, for the staff to go on
 
 
@@ -51,7 +54,7 @@ def staff_bend(ink: np.ndarray, staff: Staff, metrics: StaffMetrics) -> StaffBen
     interline = staff.interline or metrics.interline
     width = max(2, round(_SEGMENT_INTERLINES * interline))
     reach = round(_REACH_INTERLINES * interline)
-    step = max(1, round(interline / 2))
+    step = max(1, round(interline * _STEP_INTERLINES))
     top = max(0, round(staff.top) - reach - step)
     bottom = min(ink.shape[0], round(staff.bottom) + reach + step + 1)
     rows = np.array([round(y) - top for y in staff.line_ys])

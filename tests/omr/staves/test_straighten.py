@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from omr_server.staves.detect import detect_layout
 from omr_server.staves.straighten import straight_crops
@@ -42,9 +43,10 @@ def test_no_shift_crops_as_before() -> None:
     assert np.array_equal(crop_staff(*args, row_shift=zero), crop_staff(*args))
 
 
-def test_a_bowed_page_gives_straight_crops_of_whole_staves() -> None:
+@pytest.mark.parametrize("interlines", [0.5, 1.0])
+def test_a_bowed_page_gives_straight_crops_of_whole_staves(interlines: float) -> None:
     flat = detect_layout(_page())
-    layout = detect_layout(bowed(_page(), 1.0))
+    layout = detect_layout(bowed(_page(), interlines))
     followed, crops, curved = straight_crops(layout, 96)
     assert len(curved) >= 4  # still named in the page's warning
     # The same lengths of staff cropped straight through the rows detection gave them.
