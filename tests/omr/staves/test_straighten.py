@@ -51,8 +51,8 @@ def test_a_bowed_page_gives_straight_crops_of_whole_staves(interlines: float) ->
     assert len(curved) >= 4  # still named in the page's warning
     # The same lengths of staff cropped straight through the rows detection gave them.
     unfollowed = [crop_staff(layout.image, s.top, s.bottom, s.left_x, s.right_x) for s in followed.staves]
-    assert np.median([_lines_in_place(c) for c in crops]) > 0.75
-    assert np.median([_lines_in_place(c) for c in unfollowed]) < 0.5
+    straight = np.median([_lines_in_place(c) for c in crops])
+    assert straight > 0.75 and straight > np.median([_lines_in_place(c) for c in unfollowed]) + 0.25
     # Detection kept a part of each bowed staff; followed, they run as far as on the flat page.
     lengths = [s.right_x - s.left_x for s in followed.staves]
     detected = [s.right_x - s.left_x for s in layout.staves]
