@@ -33,7 +33,8 @@ def paper_brightness(image: np.ndarray) -> np.ndarray:
     blocks = padded.reshape(rows, side, cols, side).max(axis=(1, 3))
     paper = ndimage.maximum_filter(blocks, size=REACH, mode="nearest")
     # Smooth the steps of the max filter; the light of a photo varies slowly.
-    return ndimage.uniform_filter(paper.astype(np.float32), size=REACH, mode="nearest")
+    smooth: np.ndarray = ndimage.uniform_filter(paper.astype(np.float32), size=REACH, mode="nearest")
+    return smooth
 
 
 def even_illumination(image: np.ndarray) -> np.ndarray:
@@ -48,4 +49,5 @@ def even_illumination(image: np.ndarray) -> np.ndarray:
     h, w = image.shape
     full = np.asarray(Image.fromarray(paper).resize((w, h), Image.Resampling.BILINEAR))
     evened = image.astype(np.float32) * (np.float32(255) / np.maximum(full, 1.0))
-    return np.clip(evened, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(evened, 0, 255).astype(np.uint8)
+    return out
