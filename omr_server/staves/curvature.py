@@ -1,11 +1,11 @@
 """How far a detected staff's lines bend: a photo of a curled page bows its staves.
 
 Detection gives each staff one row per line (on the deskewed page), and on a bowed page it keeps
-only the stretch of the staff where the lines lie near those rows; the model reads a straight
-band through them. So the staff's five-line comb is followed from the middle of that stretch
-outwards, one segment of a few staff spaces at a time (each segment may move half a staff space
-from the last), until the lines end: the spread of the offsets found is the staff's bend, and the
-columns it reached show how much of the staff detection kept.
+only the stretch of the staff where the lines lie near those rows. So the staff's five-line comb
+is followed from the middle of that stretch outwards, one segment of a few staff spaces at a time
+(each segment may move a quarter of a staff space from the last), until the lines end: the
+spread of the offsets found is the staff's bend, the columns it reached show how much of the
+staff detection kept, and the offsets are the path straighten.py crops a bowed staff along.
 
 Measured on an engraved page bowed by a half sine (tests/omr/images.py `bowed`), read by the
 model against the same page flat: flat, or skewed 2° with speckle, it measures at most 0.09 staff
@@ -41,8 +41,6 @@ class StaffBend:
     # Where the lines run: (page column of a segment's middle, rows below the detected lines),
     # left to right; empty when the lines could not be followed.
     path: tuple[tuple[float, int], ...] = ()
-    # The page columns the lines were followed over (a segment past the staff's ends included).
-    run: tuple[int, int] = (0, 0)
 
     @property
     def too_curved(self) -> bool:
@@ -98,7 +96,7 @@ def staff_bend(ink: np.ndarray, staff: Staff, metrics: StaffMetrics) -> StaffBen
     run = max(reached) - min(reached) - width
     kept = min(1.0, (staff.right_x - staff.left_x) / run) if run > 0 else 1.0
     bend = (max(offsets) - min(offsets)) / interline
-    return StaffBend(bend, kept, tuple(sorted(path)), (min(reached), max(reached)))
+    return StaffBend(bend, kept, tuple(sorted(path)))
 
 
 def curved_staves(

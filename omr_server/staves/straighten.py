@@ -21,8 +21,7 @@ from omr_server.staves.layout import PageLayout, Staff
 from recognition.crop import crop_staff
 
 # Flat staves measure up to 0.09 staff spaces of bend (curvature.py): below this a staff is read
-# as detected. Only pages where detection lost part of a staff to a bow are straightened, so
-# the pages that read well before crop exactly as they always have.
+# as detected.
 MIN_BEND_INTERLINES = 0.1
 # A staff found over under a third of the length its lines run is more likely a fragment (a
 # few lines of another staff, an ossia) than a staff a bow shortened: it is left as detected.
@@ -36,6 +35,11 @@ class StaffPath:
 
     staff: Staff
     row_shift: np.ndarray | None = None
+
+    def crop(self, page: np.ndarray, height: int) -> np.ndarray:
+        """The model's input for this staff of `page` (recognition/crop.py)."""
+        s = self.staff
+        return crop_staff(page, s.top, s.bottom, s.left_x, s.right_x, height=height, row_shift=self.row_shift)
 
 
 def follow_staff(staff: Staff, bend: StaffBend, page_width: int) -> StaffPath:
@@ -82,18 +86,6 @@ def straight_crops(
     if layout.metrics is None or not layout.systems:
         return layout, [], []
     layout, paths, bends = follow_staves(layout, ink_mask(layout.image))
-    crops = [
-        crop_staff(
-            image,
-            p.staff.top,
-            p.staff.bottom,
-            p.staff.left_x,
-            p.staff.right_x,
-            height=height,
-            row_shift=p.row_shift,
-        )
-        for p in paths
-        for image in [layout.image]
-    ]
+    crops = [path.crop(layout.image, height) for path in paths]
     curved = [(index, b.bend, b.kept) for index, b in enumerate(bends) if b.too_curved]
     return layout, crops, curved
