@@ -97,13 +97,3 @@ def staff_bend(ink: np.ndarray, staff: Staff, metrics: StaffMetrics) -> StaffBen
     kept = min(1.0, (staff.right_x - staff.left_x) / run) if run > 0 else 1.0
     bend = (max(offsets) - min(offsets)) / interline
     return StaffBend(bend, kept, tuple(sorted(path)))
-
-
-def curved_staves(
-    ink: np.ndarray, staves: list[Staff], metrics: StaffMetrics | None
-) -> list[tuple[int, float, float]]:
-    """(index in reading order, bend, share kept) of each staff too curved to read."""
-    if metrics is None:
-        return []
-    bends = [(index, staff_bend(ink, staff, metrics)) for index, staff in enumerate(staves)]
-    return [(index, b.bend, b.kept) for index, b in bends if b.too_curved]

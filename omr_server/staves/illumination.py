@@ -4,8 +4,8 @@ Binarisation takes one threshold for the page and the model reads ink as darknes
 that falls from white to mid-grey towards a corner turns into ink there. The paper's brightness
 is estimated on a coarse grid: the brightest pixel of each block is paper unless the block lies
 wholly inside a symbol, and a symbol is never wider than a few blocks, so the brightest block
-nearby is paper. Dividing by that estimate brings the paper back to white (as on a scan) and keeps ink dark.
-Pages whose paper is even already (scans, engravings) are returned untouched.
+nearby is paper. Dividing by that estimate brings the paper back to white (as on a scan) and
+keeps ink dark. Pages whose paper is even already (scans, engravings) are returned untouched.
 """
 
 from __future__ import annotations
