@@ -36,6 +36,7 @@ from omr_server.fragment.noteheads import shared_noteheads
 from omr_server.fragment.onsets import COLUMN_SPACES, full_voice_columns, onsets_by_place
 from omr_server.fragment.parts import StaffSlot, page_slots
 from omr_server.fragment.pitch import MeasureAccidentals, written_pitches
+from omr_server.fragment.spacing import onsets_by_spacing
 from omr_server.staves.layout import PageLayout, Staff
 from recognition.crop import DEFAULT_HEIGHT, page_column
 from recognition.symbols import ClefSymbol, NoteSymbol, RestSymbol, StaffSymbol
@@ -262,7 +263,8 @@ class _PageBuilder:
         self, slots: list[StaffSlot], cells: list[StaffMeasure | None], expected: Fraction | None
     ) -> list[dict[int, Fraction]]:
         """Per staff of the measure, the onsets its short or overlong voices take from the columns
-        of the system's full voices (`onsets.onsets_by_place`); nothing without positions."""
+        of the system's full voices (`onsets.onsets_by_place`), or else a lone short voice from its
+        own spacing (`spacing.onsets_by_spacing`); nothing without positions."""
         placed: list[dict[int, Fraction]] = [{} for _ in slots]
         if expected is None or any(slot.staff_id not in self.staves for slot in slots):
             return placed
@@ -276,8 +278,10 @@ class _PageBuilder:
         for k, (slot, cell) in enumerate(zip(slots, cells, strict=True)):
             if cell is not None:
                 staff = self.staves[slot.staff_id]
-                reach = COLUMN_SPACES * (staff.bottom - staff.top) / 4
-                placed[k] = onsets_by_place(cell.events, expected, columns, to_page[k], reach)
+                space = (staff.bottom - staff.top) / 4
+                placed[k] = onsets_by_place(cell.events, expected, columns, to_page[k], COLUMN_SPACES * space)
+                if not placed[k]:
+                    placed[k] = onsets_by_spacing(cell.events, expected, to_page[k], space)
         return placed
 
     def add_events(

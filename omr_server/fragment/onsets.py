@@ -31,7 +31,7 @@ COLUMN_SPACES = 1.4
 
 
 @dataclass(frozen=True)
-class _Timed:
+class Timed:
     index: int  # in the measure's events
     voice: int
     onset: Fraction
@@ -39,7 +39,7 @@ class _Timed:
     x: float | None
 
 
-def _timeline(events: Sequence[Event]) -> list[_Timed]:
+def timeline(events: Sequence[Event]) -> list[Timed]:
     """Every note or rest that moves its voice's cursor (chord notes and grace notes do not)."""
     cursors: dict[int, Fraction] = {}
     out = []
@@ -49,14 +49,15 @@ def _timeline(events: Sequence[Event]) -> list[_Timed]:
         if isinstance(event, NoteSymbol) and (event.chord or event.grace):
             continue
         onset = cursors.get(event.voice, Fraction(0))
-        out.append(_Timed(i, event.voice, onset, event.duration, event.x))
+        out.append(Timed(i, event.voice, onset, event.duration, event.x))
         cursors[event.voice] = onset + event.duration
     return out
 
 
-def _lengths(timeline: Sequence[_Timed]) -> dict[int, Fraction]:
+def voice_lengths(timed: Sequence[Timed]) -> dict[int, Fraction]:
+    """Where each voice of a measure's timeline ends (quarters)."""
     lengths: dict[int, Fraction] = {}
-    for t in timeline:
+    for t in timed:
         lengths[t.voice] = t.onset + t.duration
     return lengths
 
@@ -65,9 +66,9 @@ def full_voice_columns(events: Sequence[Event], expected: Fraction | None, to_pa
     """Where the events of the staff's voices that fill `expected` quarters exactly start."""
     if expected is None:
         return []
-    timeline = _timeline(events)
-    full = {v for v, length in _lengths(timeline).items() if length == expected}
-    return [(to_page(t.x), t.onset) for t in timeline if t.voice in full and t.x is not None]
+    timed = timeline(events)
+    full = {v for v, length in voice_lengths(timed).items() if length == expected}
+    return [(to_page(t.x), t.onset) for t in timed if t.voice in full and t.x is not None]
 
 
 def _column_onset(x: float, columns: Sequence[Column], reach: float) -> Fraction | None:
@@ -92,14 +93,14 @@ def onsets_by_place(
     read too long), and never to or before its previous note's onset."""
     if expected is None or not columns:
         return {}
-    timeline = _timeline(events)
+    timed = timeline(events)
     moved: dict[int, Fraction] = {}
-    for voice, length in _lengths(timeline).items():
+    for voice, length in voice_lengths(timed).items():
         if length == expected:
             continue
         slack, shift = abs(expected - length), Fraction(0)
         previous: Fraction | None = None
-        for t in (t for t in timeline if t.voice == voice):
+        for t in (t for t in timed if t.voice == voice):
             onset = t.onset + shift
             target = _column_onset(to_page(t.x), columns, reach) if t.x is not None else None
             if target is not None and _may_move(onset, target, slack, length < expected, previous):

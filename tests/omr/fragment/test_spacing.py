@@ -1,0 +1,92 @@
+"""A lone voice that falls short of the metre takes its missing time where its spacing leaves room."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ir.build import fraction
+from ir.validate import validate_fragment
+from omr_server.fragment.build import build_fragment
+from omr_server.fragment.context import ReadingContext
+from omr_server.fragment.spacing import onsets_by_spacing
+from recognition.symbols import BarlineSymbol, ClefSymbol, NoteSymbol, RestSymbol, StaffSymbol, TimeSymbol
+from tests.omr.fragment.test_fragment import _layout
+from tests.omr.fragment.test_onsets import SPACE, placed_reading
+
+TRIPLET_ROOM = 2 * SPACE  # room of a triplet eighth
+
+
+def eighth(x: float, accidental: int | None = None, voice: int = 1) -> NoteSymbol:
+    return NoteSymbol("C", 5, accidental, "eighth", tuplet=(3, 2), voice=voice, x=x)
+
+
+def spaced(rooms: list[float], start: float = 40.0) -> list[float]:
+    """Columns of notes with `rooms` between them."""
+    xs = [start]
+    for room in rooms:
+        xs.append(xs[-1] + room)
+    return xs
+
+
+def by_spacing(events: list[NoteSymbol | RestSymbol], expected: Fraction | None) -> dict[int, Fraction]:
+    return onsets_by_spacing(events, expected, float, SPACE)
+
+
+def test_a_hidden_rest_is_placed_where_the_room_is() -> None:
+    # nine triplet eighths of a 4/4 bar (the tenth, a rest, not printed): twice the room after the
+    # fifth note, so the four after it start a third of a quarter later
+    xs = spaced([TRIPLET_ROOM] * 4 + [2 * TRIPLET_ROOM] + [TRIPLET_ROOM] * 3)
+    events = [eighth(x) for x in xs]
+    assert by_spacing(events, Fraction(4)) == {
+        5: Fraction(2),
+        6: Fraction(7, 3),
+        7: Fraction(8, 3),
+        8: Fraction(3),
+    }
+
+
+def test_an_accidental_widens_its_gap_without_making_it_a_rest() -> None:
+    xs = spaced([TRIPLET_ROOM] * 4 + [TRIPLET_ROOM + 0.9 * SPACE] + [TRIPLET_ROOM] * 3)
+    events = [eighth(x, accidental=1 if k == 5 else None) for k, x in enumerate(xs)]
+    assert by_spacing(events, Fraction(4)) == {}
+    # the same room before a plain note is a rest's
+    assert by_spacing([eighth(x) for x in xs], Fraction(4)) == {}  # 1.45 rooms: rounds to one
+    wide = spaced([TRIPLET_ROOM] * 4 + [TRIPLET_ROOM + 1.2 * SPACE] + [TRIPLET_ROOM] * 3)
+    assert 5 in by_spacing([eighth(x) for x in wide], Fraction(4))
+
+
+def test_gaps_are_taken_left_to_right_while_they_fit_the_missing_time() -> None:
+    # two wide gaps, a third of a quarter missing: only the first takes it
+    rooms = [TRIPLET_ROOM, 2 * TRIPLET_ROOM, TRIPLET_ROOM, TRIPLET_ROOM, 2 * TRIPLET_ROOM]
+    events = [eighth(x) for x in spaced([*rooms, TRIPLET_ROOM, TRIPLET_ROOM])]
+    # eight triplet eighths: 8/3 of a 3/4 bar's quarters
+    assert by_spacing(events, Fraction(3)) == {k: Fraction(k + 1, 3) for k in range(2, 8)}
+
+
+def test_nothing_moves_without_a_lone_short_voice_with_known_even_places() -> None:
+    xs = spaced([TRIPLET_ROOM] * 4 + [2 * TRIPLET_ROOM] + [TRIPLET_ROOM] * 3)
+    events = [eighth(x) for x in xs]
+    assert by_spacing(events, None) == {}
+    assert by_spacing(events, Fraction(3)) == {}  # the bar is full
+    assert by_spacing([*events, eighth(400.0, voice=2)], Fraction(4)) == {}  # two voices
+    unknown = [*events[:-1], NoteSymbol("C", 5, None, "eighth", tuplet=(3, 2))]
+    assert by_spacing(unknown, Fraction(4)) == {}
+    backwards = [*events[:-1], eighth(xs[0])]
+    assert by_spacing(backwards, Fraction(4)) == {}
+    # too few notes of the value to say what room it takes
+    few = [eighth(x) for x in spaced([TRIPLET_ROOM, 2 * TRIPLET_ROOM])]
+    assert by_spacing(few, Fraction(2)) == {}
+    # a gap worth more than the missing time is left alone
+    wide = [eighth(x) for x in spaced([TRIPLET_ROOM] * 4 + [3 * TRIPLET_ROOM] + [TRIPLET_ROOM] * 4)]
+    assert by_spacing(wide, Fraction(11, 3)) == {}
+
+
+def test_the_fragment_times_a_lone_short_voice_by_its_spacing() -> None:
+    xs = spaced([TRIPLET_ROOM] * 4 + [2 * TRIPLET_ROOM] + [TRIPLET_ROOM] * 3)
+    symbols: list[StaffSymbol] = [ClefSymbol("G", 2), TimeSymbol(4, 4)]
+    symbols += [NoteSymbol("CDEFGABCD"[k], 5, None, "eighth", tuplet=(3, 2), x=x) for k, x in enumerate(xs)]
+    symbols.append(BarlineSymbol())
+    fragment, _ = build_fragment(0, _layout(1, 1), [placed_reading(symbols)], ReadingContext())
+    assert validate_fragment(fragment) == []
+    onsets = [fraction(n.onset_beats) for n in fragment.notes]
+    assert onsets == [Fraction(k, 3) for k in range(5)] + [Fraction(k, 3) for k in range(6, 10)]
