@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 
 from ir.build import fraction
@@ -28,7 +29,7 @@ def spaced(rooms: list[float], start: float = 40.0) -> list[float]:
     return xs
 
 
-def by_spacing(events: list[NoteSymbol | RestSymbol], expected: Fraction | None) -> dict[int, Fraction]:
+def by_spacing(events: Sequence[NoteSymbol | RestSymbol], expected: Fraction | None) -> dict[int, Fraction]:
     return onsets_by_spacing(events, expected, float, SPACE)
 
 
