@@ -44,10 +44,14 @@ DEFAULT_REREAD_BEAMS = 4
 # (piano-scan 0.8414, beethoven-scan 0.7887); 1.0 gives 0.8672 / 0.8037 and 2.0 0.8722 / 0.8075,
 # at 0.82-0.92 and 0.87-1.03 s per 10 staves on the benchmark scan (target 1.0; 0.5: 0.77-0.93).
 # With 0.6.0 (session 11) 1.0 read 0.8776 / 0.8707, 2.0 0.8852 / 0.8788 and 3.0 0.8853 / 0.8785:
-# two searches per staff, about 4% more time per page on the benchmark scan.
+# two searches per staff, about 4% more time per page on the benchmark scan. A page of few staves
+# (an excerpt, a last page) costs little whatever is searched, so it gets at least 12: with 8, a
+# three-staff excerpt whose staves all misfit left its third staff two searches, too few to reach
+# the bar whose implied triplets set the rest of it right (mono-digital 654 notes of 695; 12 and
+# 16: 663; session 13, with the spacing timing).
 MAX_BARS_PER_STAFF = 6
 PAGE_SEARCHES_PER_STAFF = 2.0
-MIN_PAGE_SEARCHES = 8
+MIN_PAGE_SEARCHES = 12
 
 # (token (N, 1), position, past_k, past_v, cross_k, cross_v, cross_bias)
 #   -> (logits, past_k, past_v, token_x): token_x (N,) is each row's crop column (NaN: unknown)
