@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from omr_server.fragment.onsets import Event, ToPage, timeline, voice_lengths
-from recognition.symbols import NoteSymbol
+from recognition.symbols import ClefSymbol, NoteSymbol
 
 # Notes of one value in the bar needed to say how much room that value takes.
 MIN_PEERS = 3
@@ -39,23 +39,30 @@ def onsets_by_spacing(
     xs = [to_page(t.x) for t in timed if t.x is not None]
     if missing <= 0 or any(right <= left for left, right in itertools.pairwise(xs)):
         return {}
-    # Room after each note but the last (whose room up to the barline is unknown).
-    rooms = []
+    # Room after each note but the last (whose room up to the barline is unknown); None where a
+    # grace note or a clef stands in it and takes its own room.
+    rooms: list[float | None] = []
     for k, (left, right) in enumerate(itertools.pairwise(xs), start=1):
+        between = events[timed[k - 1].index + 1 : timed[k].index]
+        if any(isinstance(e, ClefSymbol) or (isinstance(e, NoteSymbol) and e.grace) for e in between):
+            rooms.append(None)
+            continue
         following = events[timed[k].index]
         widened = isinstance(following, NoteSymbol) and following.accidental is not None
         rooms.append(right - left - (ACCIDENTAL_SPACES * space if widened else 0.0))
     peers: dict[Fraction, list[float]] = {}
     for t, room in zip(timed[:-1], rooms, strict=True):
-        peers.setdefault(t.duration, []).append(room)
+        if room is not None:
+            peers.setdefault(t.duration, []).append(room)
     moved: dict[int, Fraction] = {}
     shift = Fraction(0)
     for k, t in enumerate(timed):
         if shift:
             moved[t.index] = t.onset + shift
-        if k == len(rooms) or len(peers[t.duration]) < MIN_PEERS:
+        room = rooms[k] if k < len(rooms) else None
+        if room is None or len(peers[t.duration]) < MIN_PEERS:
             continue
-        slots = int(rooms[k] / statistics.median(peers[t.duration]) + 0.5) - 1
+        slots = int(room / statistics.median(peers[t.duration]) + 0.5) - 1
         if slots >= 1 and shift + slots * t.duration <= missing:
             shift += slots * t.duration
     return moved

@@ -29,7 +29,9 @@ def spaced(rooms: list[float], start: float = 40.0) -> list[float]:
     return xs
 
 
-def by_spacing(events: Sequence[NoteSymbol | RestSymbol], expected: Fraction | None) -> dict[int, Fraction]:
+def by_spacing(
+    events: Sequence[NoteSymbol | RestSymbol | ClefSymbol], expected: Fraction | None
+) -> dict[int, Fraction]:
     return onsets_by_spacing(events, expected, float, SPACE)
 
 
@@ -54,6 +56,15 @@ def test_an_accidental_widens_its_gap_without_making_it_a_rest() -> None:
     assert by_spacing([eighth(x) for x in xs], Fraction(4)) == {}  # 1.45 rooms: rounds to one
     wide = spaced([TRIPLET_ROOM] * 4 + [TRIPLET_ROOM + 1.2 * SPACE] + [TRIPLET_ROOM] * 3)
     assert 5 in by_spacing([eighth(x) for x in wide], Fraction(4))
+
+
+def test_a_grace_note_or_clef_in_the_gap_takes_its_room() -> None:
+    xs = spaced([TRIPLET_ROOM] * 4 + [2 * TRIPLET_ROOM] + [TRIPLET_ROOM] * 3)
+    notes = [eighth(x) for x in xs]
+    grace = NoteSymbol("D", 5, None, "eighth", grace=True, x=xs[4] + TRIPLET_ROOM)
+    assert by_spacing([*notes[:5], grace, *notes[5:]], Fraction(4)) == {}
+    clef = ClefSymbol("F", 4)
+    assert by_spacing([*notes[:5], clef, *notes[5:]], Fraction(4)) == {}
 
 
 def test_gaps_are_taken_left_to_right_while_they_fit_the_missing_time() -> None:
