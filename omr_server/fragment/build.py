@@ -263,8 +263,9 @@ class _PageBuilder:
         self, slots: list[StaffSlot], cells: list[StaffMeasure | None], expected: Fraction | None
     ) -> list[dict[int, Fraction]]:
         """Per staff of the measure, the onsets its short or overlong voices take from the columns
-        of the system's full voices (`onsets.onsets_by_place`), or else a lone short voice from its
-        own spacing (`spacing.onsets_by_spacing`); nothing without positions."""
+        of the system's full voices (`onsets.onsets_by_place`), or else the lone short voice of the
+        only staff with music in the bar from its own spacing (`spacing.onsets_by_spacing`);
+        nothing without positions."""
         placed: list[dict[int, Fraction]] = [{} for _ in slots]
         if expected is None or any(slot.staff_id not in self.staves for slot in slots):
             return placed
@@ -275,12 +276,15 @@ class _PageBuilder:
             if cell is not None
             for column in full_voice_columns(cell.events, expected, page)
         ]
+        # A staff's spacing follows its own rhythm only when no other staff of the system sounds in
+        # the bar: in a piano system the other hand's notes widen and narrow its gaps.
+        alone = sum(1 for cell in cells if cell is not None and cell.has_music) == 1
         for k, (slot, cell) in enumerate(zip(slots, cells, strict=True)):
             if cell is not None:
                 staff = self.staves[slot.staff_id]
                 space = (staff.bottom - staff.top) / 4
                 placed[k] = onsets_by_place(cell.events, expected, columns, to_page[k], COLUMN_SPACES * space)
-                if not placed[k]:
+                if alone and not placed[k]:
                     placed[k] = onsets_by_spacing(cell.events, expected, to_page[k], space)
         return placed
 

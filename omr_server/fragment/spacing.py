@@ -1,12 +1,13 @@
 """Onsets of a lone voice that falls short, taken from how its notes are spaced.
 
 Engraving gives each note room by its value, so inside a bar the notes of one value stand about
-equally far apart. When a staff's only voice does not fill the metre and no full voice of the
-system can time it (`onsets.py`), the time it misses is most likely where the spacing leaves
-room for it: a rest the print hides (a one-line excerpt whose melody moves into another voice),
-a note the model missed, or a value read too short. A note followed by about k + 1 times the room
-its peers of the same value take gets k more of its value after it. Gaps are taken left to right
-while they fit in the missing time; what is left stays at the end of the bar, as before.
+equally far apart. When the one voice of the only staff of its system that sounds in the bar
+(a melody line; in a piano system the other hand's notes shape the gaps) does not fill the metre,
+the time it misses is most likely where the spacing leaves room for it: a rest the print hides
+(a one-line excerpt whose melody moves into another voice), a note the model missed, or a value
+read too short. A note followed by about k + 1 times the room its peers of the same value take
+gets k more of its value after it. Gaps are taken left to right while they fit in the missing
+time; what is left stays at the end of the bar, as before.
 """
 
 from __future__ import annotations

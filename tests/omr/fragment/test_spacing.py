@@ -102,3 +102,22 @@ def test_the_fragment_times_a_lone_short_voice_by_its_spacing() -> None:
     assert validate_fragment(fragment) == []
     onsets = [fraction(n.onset_beats) for n in fragment.notes]
     assert onsets == [Fraction(k, 3) for k in range(5)] + [Fraction(k, 3) for k in range(6, 10)]
+
+
+def test_a_staff_of_a_system_where_another_staff_sounds_keeps_its_time() -> None:
+    # the other hand's notes shape the gaps of a piano staff: its spacing times nothing
+    xs = spaced([TRIPLET_ROOM] * 4 + [2 * TRIPLET_ROOM] + [TRIPLET_ROOM] * 3)
+    upper: list[StaffSymbol] = [ClefSymbol("G", 2), TimeSymbol(4, 4)]
+    upper += [NoteSymbol("C", 5, None, "eighth", tuplet=(3, 2), x=x) for x in xs]
+    upper.append(BarlineSymbol())
+    lower: list[StaffSymbol] = [
+        ClefSymbol("F", 4),
+        TimeSymbol(4, 4),
+        NoteSymbol("C", 3, None, "half", x=40.0),
+    ]
+    lower.append(BarlineSymbol())
+    fragment, _ = build_fragment(
+        0, _layout(1, 2), [placed_reading(upper), placed_reading(lower)], ReadingContext()
+    )
+    upper_onsets = [fraction(n.onset_beats) for n in fragment.notes if n.staff_id.endswith("S1")]
+    assert upper_onsets == [Fraction(k, 3) for k in range(9)]
