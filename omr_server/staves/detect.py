@@ -1,4 +1,5 @@
-"""Page image → staves and systems: even the light, binarise, deskew, measure, find lines, group."""
+"""Page image → staves and systems: even the light, stretch ink and paper to black and white,
+binarise, deskew, measure, find lines, group."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 
 from omr_server.staves.binarize import ink_mask
 from omr_server.staves.deskew import deskew, estimate_skew
-from omr_server.staves.illumination import even_illumination
+from omr_server.staves.illumination import even_illumination, stretch_levels
 from omr_server.staves.layout import PageLayout
 from omr_server.staves.lines import find_staves
 from omr_server.staves.metrics import estimate_metrics
@@ -14,7 +15,7 @@ from omr_server.staves.systems import drop_fragments, extend_to_page, group_syst
 
 
 def detect_layout(image: np.ndarray) -> PageLayout:
-    image = even_illumination(image)
+    image = stretch_levels(even_illumination(image))
     ink = ink_mask(image)
     skew = estimate_skew(ink)
     if skew != 0.0:

@@ -6,6 +6,10 @@ is estimated on a coarse grid: the brightest pixel of each block is paper unless
 wholly inside a symbol, and a symbol is never wider than a few blocks, so the brightest block
 nearby is paper. Dividing by that estimate brings the paper back to white (as on a scan) and
 keeps ink dark. Pages whose paper is even already (scans, engravings) are returned untouched.
+
+A page lit evenly can still be grey all over (a photocopy: grey paper, grey ink, noise). The
+model learnt black ink on white paper, so such a page is stretched to it (`stretch_levels`):
+its paper level (the page's median) goes to white and its darkest ink to black.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from scipy import ndimage
 BLOCK = 16  # pixels per side of the coarse grid's blocks
 STRIDE = 8  # every 8th pixel of every 8th row is looked at: paper covers most of a block
 REACH = 5  # blocks: wider than any dark symbol (a beam group, a filled chord, a bold title)
-# Paper levels (0-255) differing by less than this across the page are left as they are: a
-# uniformly grey paper is handled by binarisation and the model already.
+# Paper levels (0-255) differing by less than this across the page are left as they are (a
+# uniformly grey paper is `stretch_levels`' job).
 UNEVEN = 24
 
 
@@ -50,4 +54,30 @@ def even_illumination(image: np.ndarray) -> np.ndarray:
     full = np.asarray(Image.fromarray(paper).resize((w, h), Image.Resampling.BILINEAR))
     evened = image.astype(np.float32) * (np.float32(255) / np.maximum(full, 1.0))
     out: np.ndarray = np.clip(evened, 0, 255).astype(np.uint8)
+    return out
+
+
+# A page whose ink is lighter than this at its darkest, or whose paper is darker than WHITE, is
+# stretched to black ink on white paper (a photocopy, a grey scan); scans and engravings are not.
+BLACK = 16
+WHITE = 240
+DARKEST = 2  # percentile of the ink's pixels taken as its black: noise makes single pixels darker
+
+
+def stretch_levels(image: np.ndarray) -> np.ndarray:
+    """`image` (uint8, 255 = paper) with its ink brought to black and its paper to white; the same
+    array when both are there already. Paper covers most of any page of music, so its level is
+    the page's median; ink is what is darker than paper by more than its noise."""
+    if image.size == 0:
+        return image
+    sampled = image[::STRIDE, ::STRIDE]
+    white = float(np.median(sampled))
+    ink = sampled[sampled < white - 2 * UNEVEN]
+    if ink.size == 0:
+        return image
+    black = float(np.percentile(ink, DARKEST))
+    if (black <= BLACK and white >= WHITE) or white - black < 2 * UNEVEN:
+        return image
+    stretched = (image.astype(np.float32) - np.float32(black)) * np.float32(255 / (white - black))
+    out: np.ndarray = np.clip(stretched, 0, 255).astype(np.uint8)
     return out

@@ -6,7 +6,7 @@ import numpy as np
 
 from omr_server.staves.binarize import ink_mask
 from omr_server.staves.detect import detect_layout
-from omr_server.staves.illumination import even_illumination
+from omr_server.staves.illumination import even_illumination, stretch_levels
 from omr_server.staves.layout import Staff
 from recognition.crop import crop_staff
 from tests.omr.pdfs import piano_pages
@@ -56,3 +56,42 @@ def test_a_dimly_lit_page_gives_the_model_the_staves_of_the_flat_one() -> None:
         # The crops (ink = 1): the dim paper would read as ink 0.3-0.5.
         difference = np.abs(_crop(dim.image, a) - _crop(flat.image, b))
         assert difference.mean() < 0.03
+
+
+def _photocopy(page: np.ndarray) -> np.ndarray:
+    """Grey paper and grey ink with some noise, as a copy of a copy prints them."""
+    noise = np.random.default_rng(3).normal(0, 10, page.shape)
+    return np.clip(45 + page / 255.0 * (205 - 45) + noise, 0, 255).astype(np.uint8)
+
+
+def test_a_photocopy_is_stretched_to_black_ink_on_white_paper() -> None:
+    page = _page()
+    copy = _photocopy(page)
+    stretched = stretch_levels(copy)
+    paper, ink = page == 255, page == 0
+    assert np.median(stretched[paper]) == 255 and np.median(copy[paper]) < 210
+    assert np.median(copy[ink]) > 40 and np.median(stretched[ink]) < 0.7 * np.median(copy[ink])
+
+
+def test_pages_with_black_ink_on_white_paper_are_left_as_they_are() -> None:
+    page = _page()
+    assert stretch_levels(page) is page
+    blank = np.full((400, 600), 200, np.uint8)  # no ink to take a level from
+    assert stretch_levels(blank) is blank
+
+
+def test_a_light_print_is_darkened() -> None:
+    faint = np.full((400, 600), 255, np.uint8)
+    faint[200:203, 100:500] = 150
+    assert stretch_levels(faint)[201, 300] < 16
+
+
+def test_a_photocopied_page_gives_the_model_the_staves_of_the_clean_one() -> None:
+    page = _page()
+    clean = detect_layout(page)
+    copied = detect_layout(_photocopy(page))
+    assert len(copied.staves) == len(clean.staves) == 6
+    for a, b in zip(copied.staves, clean.staves, strict=True):
+        assert abs(a.top - b.top) <= 2 and abs(a.bottom - b.bottom) <= 2
+        difference = np.abs(_crop(copied.image, b) - _crop(clean.image, b))
+        assert difference.mean() < 0.05
