@@ -15,9 +15,10 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 
-from omr_server.fragment.onsets import Event, ToPage, timeline, voice_lengths
+from omr_server.fragment.onsets import Event, Timed, ToPage, timeline, voice_lengths
 from recognition.symbols import ClefSymbol, NoteSymbol
 
 # Notes of one value in the bar needed to say how much room that value takes.
@@ -40,30 +41,58 @@ def onsets_by_spacing(
     xs = [to_page(t.x) for t in timed if t.x is not None]
     if missing <= 0 or any(right <= left for left, right in itertools.pairwise(xs)):
         return {}
-    # Room after each note but the last (whose room up to the barline is unknown); None where a
-    # grace note or a clef stands in it and takes its own room.
-    rooms: list[float | None] = []
-    for k, (left, right) in enumerate(itertools.pairwise(xs), start=1):
-        between = events[timed[k - 1].index + 1 : timed[k].index]
-        if any(isinstance(e, ClefSymbol) or (isinstance(e, NoteSymbol) and e.grace) for e in between):
-            rooms.append(None)
-            continue
-        following = events[timed[k].index]
-        widened = isinstance(following, NoteSymbol) and following.accidental is not None
-        rooms.append(right - left - (ACCIDENTAL_SPACES * space if widened else 0.0))
-    peers: dict[Fraction, list[float]] = {}
-    for t, room in zip(timed[:-1], rooms, strict=True):
-        if room is not None:
-            peers.setdefault(t.duration, []).append(room)
+    gaps = _gaps(events, timed, xs, space)
+    usual = _usual_rooms(timed, gaps)
     moved: dict[int, Fraction] = {}
     shift = Fraction(0)
     for k, t in enumerate(timed):
         if shift:
             moved[t.index] = t.onset + shift
-        room = rooms[k] if k < len(rooms) else None
-        if room is None or len(peers[t.duration]) < MIN_PEERS:
+        room = gaps[k].room if k < len(gaps) else None
+        if room is None or t.duration not in usual:
             continue
-        slots = int(room / statistics.median(peers[t.duration]) + 0.5) - 1
+        slots = int(room / usual[t.duration] + 0.5) - 1
         if slots >= 1 and shift + slots * t.duration <= missing:
             shift += slots * t.duration
     return moved
+
+
+@dataclass(frozen=True)
+class _Gap:
+    room: float | None  # page pixels, an accidental's allowance taken off; None: not spacing's
+    widened: bool  # the note after it shows an accidental
+
+
+def _gaps(events: Sequence[Event], timed: Sequence[Timed], xs: Sequence[float], space: float) -> list[_Gap]:
+    """The gap after each note but the last (whose room up to the barline is unknown); a gap
+    that holds a grace note or a clef has no room to go by."""
+    gaps = []
+    for k, (left, right) in enumerate(itertools.pairwise(xs), start=1):
+        between = events[timed[k - 1].index + 1 : timed[k].index]
+        following = events[timed[k].index]
+        widened = isinstance(following, NoteSymbol) and following.accidental is not None
+        if any(isinstance(e, ClefSymbol) or (isinstance(e, NoteSymbol) and e.grace) for e in between):
+            gaps.append(_Gap(None, widened))
+        else:
+            gaps.append(_Gap(right - left - (ACCIDENTAL_SPACES * space if widened else 0.0), widened))
+    return gaps
+
+
+def _usual_rooms(timed: Sequence[Timed], gaps: Sequence[_Gap]) -> dict[Fraction, float]:
+    """The median room after notes of each value with MIN_PEERS or more gaps, taken from the
+    gaps no accidental widens when there are enough of them."""
+    every: dict[Fraction, list[float]] = {}
+    plain: dict[Fraction, list[float]] = {}
+    for t, gap in zip(timed[:-1], gaps, strict=True):  # the last note has no gap
+        if gap.room is not None:
+            every.setdefault(t.duration, []).append(gap.room)
+            if not gap.widened:
+                plain.setdefault(t.duration, []).append(gap.room)
+    usual = {}
+    for value, rooms in every.items():
+        chosen = plain.get(value, [])
+        if len(chosen) < MIN_PEERS:
+            chosen = rooms
+        if len(chosen) >= MIN_PEERS:
+            usual[value] = statistics.median(chosen)
+    return usual

@@ -58,6 +58,21 @@ def test_an_accidental_widens_its_gap_without_making_it_a_rest() -> None:
     assert 5 in by_spacing([eighth(x) for x in wide], Fraction(4))
 
 
+def test_the_room_of_a_value_is_measured_where_no_accidental_widens_it() -> None:
+    # accidentals, each 1.2 spaces wide, before most notes; the hidden rest's room (before an
+    # accidental, which fits in it) is twice a plain one
+    sharp = {1, 2, 3, 5, 6}
+    rooms = [TRIPLET_ROOM + (1.2 * SPACE if k + 1 in sharp else 0.0) for k in range(8)]
+    rooms[4] = 2 * TRIPLET_ROOM
+    events = [eighth(x, accidental=1 if k in sharp else None) for k, x in enumerate(spaced(rooms))]
+    assert by_spacing(events, Fraction(4)) == {
+        5: Fraction(2),
+        6: Fraction(7, 3),
+        7: Fraction(8, 3),
+        8: Fraction(3),
+    }
+
+
 def test_a_grace_note_or_clef_in_the_gap_takes_its_room() -> None:
     xs = spaced([TRIPLET_ROOM] * 4 + [2 * TRIPLET_ROOM] + [TRIPLET_ROOM] * 3)
     notes = [eighth(x) for x in xs]
