@@ -15,6 +15,9 @@ from tests.omr.fragment.test_fragment import _layout
 from tests.omr.fragment.test_onsets import SPACE, placed_reading
 
 TRIPLET_ROOM = 2 * SPACE  # room of a triplet eighth
+# Nine triplet eighths of a 4/4 bar with a hidden rest after the fifth: the last four start a third
+# of a quarter later than read.
+LATE_AFTER_THE_FIFTH = {5: Fraction(2), 6: Fraction(7, 3), 7: Fraction(8, 3), 8: Fraction(3)}
 
 
 def eighth(x: float, accidental: int | None = None, voice: int = 1) -> NoteSymbol:
@@ -40,12 +43,7 @@ def test_a_hidden_rest_is_placed_where_the_room_is() -> None:
     # fifth note, so the four after it start a third of a quarter later
     xs = spaced([TRIPLET_ROOM] * 4 + [2 * TRIPLET_ROOM] + [TRIPLET_ROOM] * 3)
     events = [eighth(x) for x in xs]
-    assert by_spacing(events, Fraction(4)) == {
-        5: Fraction(2),
-        6: Fraction(7, 3),
-        7: Fraction(8, 3),
-        8: Fraction(3),
-    }
+    assert by_spacing(events, Fraction(4)) == LATE_AFTER_THE_FIFTH
 
 
 def test_an_accidental_widens_its_gap_without_making_it_a_rest() -> None:
@@ -65,12 +63,7 @@ def test_the_room_of_a_value_is_measured_where_no_accidental_widens_it() -> None
     rooms = [TRIPLET_ROOM + (1.2 * SPACE if k + 1 in sharp else 0.0) for k in range(8)]
     rooms[4] = 2 * TRIPLET_ROOM
     events = [eighth(x, accidental=1 if k in sharp else None) for k, x in enumerate(spaced(rooms))]
-    assert by_spacing(events, Fraction(4)) == {
-        5: Fraction(2),
-        6: Fraction(7, 3),
-        7: Fraction(8, 3),
-        8: Fraction(3),
-    }
+    assert by_spacing(events, Fraction(4)) == LATE_AFTER_THE_FIFTH
 
 
 def test_a_grace_note_or_clef_in_the_gap_takes_its_room() -> None:
