@@ -59,7 +59,7 @@ def onsets_by_spacing(
 
 @dataclass(frozen=True)
 class _Gap:
-    room: float | None  # page pixels, an accidental's allowance taken off; None: not spacing's
+    room: float | None  # page pixels, an accidental's allowance taken off; None: a grace or clef in it
     widened: bool  # the note after it shows an accidental
 
 
